@@ -1,0 +1,57 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { attemptsOf, getDelivery, listDeliveries } from "../db/queries";
+import { decodeCursor, listQuery, page, pageSchema } from "./pagination";
+import { restartDeliveries } from "./replay";
+import { errors, jsonContent, notFound, router, security } from "./router";
+import { deliverySchema, deliveryStatus, viewDelivery } from "./views";
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/admin/deliveries",
+  security,
+  request: {
+    query: z.object({
+      ...listQuery,
+      status: deliveryStatus.optional(),
+      tenant: z.string().optional(),
+      destination: z.string().optional(),
+    }),
+  },
+  responses: { 200: jsonContent(pageSchema(deliverySchema), "deliveries, newest first (without attempts)"), ...errors },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/admin/deliveries/{id}",
+  security,
+  request: { params: z.object({ id: z.string() }) },
+  responses: { 200: jsonContent(deliverySchema, "one delivery with its attempts"), ...errors },
+});
+
+const retry = createRoute({
+  method: "post",
+  path: "/v1/admin/deliveries/{id}/retry",
+  security,
+  request: { params: z.object({ id: z.string() }) },
+  responses: {
+    202: jsonContent(z.object({ queued: z.number().int() }), "tried again from the start of the schedule (0 when its destination is paused: it waits as held)"),
+    ...errors,
+  },
+});
+
+export const deliveryRoutes = router()
+  .openapi(list, async (c) => {
+    const { limit, cursor, ...filters } = c.req.valid("query");
+    const position = decodeCursor(cursor, z.object({ created_at: z.number(), id: z.string() }));
+    const rows = (await listDeliveries(c.env.DB, filters, position, limit + 1)).results;
+    return c.json(page(rows, limit, (d) => viewDelivery(d), (d) => ({ created_at: d.created_at, id: d.id })), 200);
+  })
+  .openapi(get, async (c) => {
+    const delivery = (await getDelivery(c.env.DB, c.req.valid("param").id)) ?? notFound("delivery");
+    const attempts = (await attemptsOf(c.env.DB, [delivery.id])).results;
+    return c.json(viewDelivery(delivery, attempts), 200);
+  })
+  .openapi(retry, async (c) => {
+    const delivery = (await getDelivery(c.env.DB, c.req.valid("param").id)) ?? notFound("delivery");
+    return c.json({ queued: await restartDeliveries(c.env, [delivery.id]) }, 202);
+  });

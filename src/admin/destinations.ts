@@ -1,0 +1,231 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { eventTypes } from "../callbacks/families";
+import { randomToken } from "../crypto/hash";
+import { open, seal } from "../crypto/secret-box";
+import {
+  deleteDestination,
+  failedDeliveriesSince,
+  getDestination,
+  getTenant,
+  insertDestination,
+  listDestinations,
+  releaseHeld,
+  rotateDestinationSecret,
+  updateDestination,
+  type DestinationRow,
+} from "../db/queries";
+import { scheduleRetries } from "../delivery/attempt-claimed";
+import { refuseDestination } from "../delivery/destination-policy";
+import { payloadFilterSchema } from "../delivery/payload-filter";
+import { isSigningSecret, newSigningSecret } from "../delivery/sign";
+import { config, type Env } from "../env";
+import { RelayError } from "../http/errors";
+import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
+import { errors, jsonBody, jsonContent, notFound, router, security } from "./router";
+import { restartDeliveries } from "./replay";
+import { destinationSchema, viewDestination } from "./views";
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");
+const headersSchema = z.record(headerName, z.string().max(4096)).refine((h) => Object.keys(h).length <= 20, "at most 20 headers");
+
+const destinationFields = {
+  url: z.string().max(2048).openapi({ example: "https://crm.example.com/hooks/airudder" }),
+  event_types: z.array(z.enum(eventTypes)).min(1).nullable().optional().openapi({ description: "only these types; null or absent = all" }),
+  filter: payloadFilterSchema.nullable().optional(),
+  format: z.enum(["envelope", "raw"]).optional().openapi({ description: "`envelope` (default) or `raw` (AiRudder's body exactly)" }),
+  headers: headersSchema.nullable().optional().openapi({ description: "extra request headers, stored encrypted" }),
+  enabled: z.boolean().optional(),
+};
+
+const createBody = z
+  .object({
+    ...destinationFields,
+    secret: z.string().refine(isSigningSecret, "must be whsec_ followed by base64 of at least 16 bytes").optional(),
+  })
+  .openapi("DestinationCreate");
+
+const patchBody = z.object(destinationFields).partial().openapi("DestinationPatch");
+
+const withSecret = destinationSchema.extend({ secret: z.string().openapi({ description: "the signing secret, shown once" }) }).openapi("DestinationWithSecret");
+
+const create = createRoute({
+  method: "post",
+  path: "/v1/admin/tenants/{id}/destinations",
+  security,
+  request: { params: z.object({ id: z.string() }), body: jsonBody(createBody) },
+  responses: { 201: jsonContent(withSecret, "the destination and its signing secret"), ...errors },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/admin/tenants/{id}/destinations",
+  security,
+  request: { params: z.object({ id: z.string() }), query: z.object(listQuery) },
+  responses: { 200: jsonContent(pageSchema(destinationSchema), "the tenant's destinations"), ...errors },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/admin/destinations/{id}",
+  security,
+  request: { params: z.object({ id: z.string() }) },
+  responses: { 200: jsonContent(destinationSchema, "one destination"), ...errors },
+});
+
+const patch = createRoute({
+  method: "patch",
+  path: "/v1/admin/destinations/{id}",
+  security,
+  request: { params: z.object({ id: z.string() }), body: jsonBody(patchBody) },
+  responses: {
+    200: jsonContent(destinationSchema, "the changed destination; enabling it releases its held deliveries in order"),
+    ...errors,
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/v1/admin/destinations/{id}",
+  security,
+  request: { params: z.object({ id: z.string() }) },
+  responses: { 204: { description: "removed; its undelivered deliveries become dead" }, ...errors },
+});
+
+const rotate = createRoute({
+  method: "post",
+  path: "/v1/admin/destinations/{id}/rotate-secret",
+  security,
+  request: { params: z.object({ id: z.string() }) },
+  responses: {
+    200: jsonContent(
+      withSecret.extend({ previous_secret_expires_at: z.string() }),
+      "the new secret; the old one also signs until previous_secret_expires_at",
+    ),
+    ...errors,
+  },
+});
+
+const recover = createRoute({
+  method: "post",
+  path: "/v1/admin/destinations/{id}/recover",
+  security,
+  request: { params: z.object({ id: z.string() }), body: jsonBody(z.object({ since: timeParam.pipe(z.number()) })) },
+  responses: { 202: jsonContent(z.object({ queued: z.number().int() }), "failed and dead deliveries since then, tried again"), ...errors },
+});
+
+async function headerNames(dest: DestinationRow, env: Env): Promise<string[]> {
+  if (!dest.headers_enc) return [];
+  return Object.keys(JSON.parse(await open(dest.headers_enc, env.ENCRYPTION_KEY)) as object);
+}
+
+function checkUrl(env: Env, url: string): void {
+  const refusal = refuseDestination(url, config(env).ALLOW_INSECURE_DESTINATIONS);
+  if (refusal) {
+    throw new RelayError("invalid_request", `destination URL refused: ${refusal}`, { issues: [{ path: "url", message: refusal }] });
+  }
+}
+
+const sealHeaders = (env: Env, headers: Record<string, string> | null | undefined) =>
+  headers && Object.keys(headers).length > 0 ? seal(JSON.stringify(headers), env.ENCRYPTION_KEY) : Promise.resolve(null);
+
+/** Sends a destination's released deliveries to the queue, oldest first. */
+async function release(env: Env, destinationId: string): Promise<void> {
+  const now = Date.now();
+  const released = (await releaseHeld(env.DB, destinationId, now)).results.sort((a, b) => a.created_at - b.created_at);
+  await scheduleRetries(env, released.map((r) => ({ id: r.id, at: now })), now);
+}
+
+export const destinationRoutes = router()
+  .openapi(create, async (c) => {
+    const { id: tenantId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    (await getTenant(c.env.DB, tenantId)) ?? notFound("tenant");
+    checkUrl(c.env, body.url);
+    const secret = body.secret ?? newSigningSecret();
+    const now = Date.now();
+    const row: DestinationRow = {
+      id: randomToken("dst_", 12),
+      tenant_id: tenantId,
+      url: body.url,
+      event_types: body.event_types ? JSON.stringify(body.event_types) : null,
+      filter: body.filter ? JSON.stringify(body.filter) : null,
+      format: body.format ?? "envelope",
+      secret_enc: await seal(secret, c.env.ENCRYPTION_KEY),
+      previous_secret_enc: null,
+      previous_secret_expires_at: null,
+      headers_enc: await sealHeaders(c.env, body.headers),
+      enabled: body.enabled === false ? 0 : 1,
+      disabled_reason: body.enabled === false ? "created paused" : null,
+      consecutive_failures: 0,
+      consecutive_dead: 0,
+      failing_since: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await insertDestination(c.env.DB, row);
+    return c.json({ ...viewDestination(row, Object.keys(body.headers ?? {})), secret }, 201);
+  })
+  .openapi(list, async (c) => {
+    const { id } = c.req.valid("param");
+    const { limit, cursor } = c.req.valid("query");
+    const after = decodeCursor(cursor, z.object({ id: z.string() }));
+    const rows = (await listDestinations(c.env.DB, id, after?.id ?? "", limit + 1)).results;
+    const names = await Promise.all(rows.map((r) => headerNames(r, c.env)));
+    const byId = new Map(rows.map((r, i) => [r.id, names[i]!]));
+    return c.json(page(rows, limit, (r) => viewDestination(r, byId.get(r.id)!), (r) => ({ id: r.id })), 200);
+  })
+  .openapi(get, async (c) => {
+    const dest = (await getDestination(c.env.DB, c.req.valid("param").id)) ?? notFound("destination");
+    return c.json(viewDestination(dest, await headerNames(dest, c.env)), 200);
+  })
+  .openapi(patch, async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const before = (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    if (body.url !== undefined) checkUrl(c.env, body.url);
+    const now = Date.now();
+    await updateDestination(
+      c.env.DB,
+      id,
+      {
+        url: body.url,
+        event_types: body.event_types === undefined ? undefined : body.event_types === null ? null : JSON.stringify(body.event_types),
+        filter: body.filter === undefined ? undefined : body.filter === null ? null : JSON.stringify(body.filter),
+        format: body.format,
+        headers_enc: body.headers === undefined ? undefined : await sealHeaders(c.env, body.headers),
+        enabled: body.enabled === undefined ? undefined : body.enabled ? 1 : 0,
+        disabled_reason: body.enabled === undefined ? undefined : body.enabled ? null : "paused by operator",
+      },
+      now,
+    );
+    if (body.enabled === true && before.enabled === 0) await release(c.env, id);
+    const after = (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    return c.json(viewDestination(after, await headerNames(after, c.env)), 200);
+  })
+  .openapi(remove, async (c) => {
+    const { id } = c.req.valid("param");
+    (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    await deleteDestination(c.env.DB, id);
+    return c.body(null, 204);
+  })
+  .openapi(rotate, async (c) => {
+    const { id } = c.req.valid("param");
+    (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    const secret = newSigningSecret();
+    const now = Date.now();
+    const expires = now + config(c.env).SECRET_GRACE_SECONDS * 1000;
+    await rotateDestinationSecret(c.env.DB, id, await seal(secret, c.env.ENCRYPTION_KEY), expires, now);
+    const dest = (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    return c.json(
+      { ...viewDestination(dest, await headerNames(dest, c.env)), secret, previous_secret_expires_at: new Date(expires).toISOString() },
+      200,
+    );
+  })
+  .openapi(recover, async (c) => {
+    const { id } = c.req.valid("param");
+    const { since } = c.req.valid("json");
+    (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    const rows = (await failedDeliveriesSince(c.env.DB, id, since)).results;
+    await restartDeliveries(c.env, rows.map((r) => r.id));
+    return c.json({ queued: rows.length }, 202);
+  });

@@ -1,0 +1,85 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { eventTypes } from "../callbacks/families";
+import { attemptsOf, deliveriesOfEvent, destinationsOfTenants, getEvent, listEvents, type DestinationRow } from "../db/queries";
+import { RelayError } from "../http/errors";
+import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
+import { replayEvent } from "./replay";
+import { errors, jsonContent, notFound, router, security } from "./router";
+import { eventDetailSchema, eventSummarySchema, viewDelivery, viewEventSummary } from "./views";
+
+const list = createRoute({
+  method: "get",
+  path: "/v1/admin/events",
+  security,
+  request: {
+    query: z.object({
+      ...listQuery,
+      tenant: z.string().optional(),
+      type: z.enum(eventTypes).optional(),
+      callid: z.string().optional(),
+      task_id: z.string().optional(),
+      state: z.string().optional(),
+      agent: z.string().optional(),
+      phone_last4: z.string().regex(/^\d{4}$/, "the last 4 digits").optional(),
+      since: timeParam,
+      until: timeParam,
+    }),
+  },
+  responses: { 200: jsonContent(pageSchema(eventSummarySchema), "stored events, newest first"), ...errors },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/v1/admin/events/{id}",
+  security,
+  request: { params: z.object({ id: z.string() }) },
+  responses: { 200: jsonContent(eventDetailSchema, "the event, its payload, its deliveries and their attempts"), ...errors },
+});
+
+const replay = createRoute({
+  method: "post",
+  path: "/v1/admin/events/{id}/replay",
+  security,
+  request: {
+    params: z.object({ id: z.string() }),
+    body: { content: { "application/json": { schema: z.object({ destination_id: z.string().optional() }) } }, required: false },
+  },
+  responses: {
+    202: jsonContent(z.object({ queued: z.number().int(), delivery_ids: z.array(z.string()) }), "delivered again, same webhook-id"),
+    ...errors,
+  },
+});
+
+export const eventRoutes = router()
+  .openapi(list, async (c) => {
+    const { limit, cursor, ...filters } = c.req.valid("query");
+    const position = decodeCursor(cursor, z.object({ received_at: z.number(), id: z.string() }));
+    const rows = (await listEvents(c.env.DB, filters, position, limit + 1)).results;
+    return c.json(page(rows, limit, viewEventSummary, (e) => ({ received_at: e.received_at, id: e.id })), 200);
+  })
+  .openapi(get, async (c) => {
+    const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
+    const deliveries = (await deliveriesOfEvent(c.env.DB, event.id)).results;
+    const attempts = deliveries.length ? (await attemptsOf(c.env.DB, deliveries.map((d) => d.id))).results : [];
+    return c.json(
+      {
+        ...viewEventSummary(event),
+        payload: event.payload === null ? null : (JSON.parse(event.payload) as unknown),
+        deliveries: deliveries.map((d) => viewDelivery(d, attempts.filter((a) => a.delivery_id === d.id))),
+      },
+      200,
+    );
+  })
+  .openapi(replay, async (c) => {
+    const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
+    if (event.payload === null) throw new RelayError("conflict", `event payload was ${event.payload_state}; nothing to deliver`);
+    const body = (await c.req.json().catch(() => ({}))) as { destination_id?: unknown };
+    const destinations = (await destinationsOfTenants(c.env.DB, [event.tenant_id]).all<DestinationRow>()).results;
+    let targets = destinations.map((d) => d.id);
+    if (typeof body.destination_id === "string") {
+      if (!targets.includes(body.destination_id)) notFound("destination of this event's tenant");
+      targets = [body.destination_id];
+    }
+    const ids = await replayEvent(c.env, event, targets);
+    return c.json({ queued: ids.length, delivery_ids: ids }, 202);
+  });

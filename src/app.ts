@@ -1,0 +1,39 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { adminAuth } from "./admin/auth";
+import { deliveryRoutes } from "./admin/deliveries";
+import { destinationRoutes } from "./admin/destinations";
+import { eventRoutes } from "./admin/events";
+import { privacyRoutes } from "./admin/privacy";
+import { quarantineRoutes } from "./admin/quarantine";
+import { statsRoutes } from "./admin/stats";
+import { tenantRoutes } from "./admin/tenants";
+import type { AppEnv } from "./http/app-env";
+import { onError, onNotFound } from "./http/errors";
+import { requestId } from "./http/request-id";
+import { securityHeaders } from "./http/security-headers";
+import { registerIngestDocs } from "./ingest/openapi";
+import { ingestRoutes } from "./ingest/route";
+
+export function buildApp() {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use("*", requestId, securityHeaders);
+  app.use("/v1/admin/*", adminAuth);
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.route("/", ingestRoutes);
+  for (const routes of [tenantRoutes, destinationRoutes, eventRoutes, deliveryRoutes, quarantineRoutes, statsRoutes, privacyRoutes]) {
+    app.route("/", routes);
+  }
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
+  registerIngestDocs(app.openAPIRegistry);
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "airudder-relay",
+      version: "0.1.0",
+      description: "Takes AiRudder callbacks, stores each once, and delivers signed events (Standard Webhooks) to every CRM a tenant configured.",
+    },
+  });
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

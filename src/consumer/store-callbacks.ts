@@ -1,0 +1,110 @@
+import type { EventColumns } from "../callbacks/columns";
+import { families, type FamilyKind } from "../callbacks/families";
+import {
+  claimedBy,
+  claimFirstAttempts,
+  deleteInbox,
+  destinationsOfTenants,
+  inboxBodies,
+  insertDeliveryForNewEvent,
+  insertEvent,
+  type ClaimedDelivery,
+  type DestinationRow,
+} from "../db/queries";
+import { attemptClaimed, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
+import { deliveryIdFor, wantsEventType } from "../delivery/routing";
+import type { Env } from "../env";
+import type { CallbackMessage } from "../queue-messages";
+
+interface Stored {
+  message: Message<CallbackMessage>;
+  body: string;
+  columns: EventColumns;
+  payload: Record<string, unknown>;
+}
+
+function columnsOf(kind: string, payload: Record<string, unknown>): EventColumns {
+  const family = families[kind as FamilyKind] ?? families.generic;
+  return family.columns(payload);
+}
+
+/**
+ * One batch of accepted callbacks: store every event and its deliveries with
+ * one D1 batch(), claim the first attempts in the same round trip, then make
+ * them. Healthy destinations get their first attempt here, at once; a
+ * destination that is already failing gets it from the deliveries queue, so a
+ * hung CRM never holds up this batch for the others.
+ */
+export async function storeCallbacks(
+  messages: readonly Message<CallbackMessage>[],
+  env: Env,
+  ctx: ExecutionContext,
+): Promise<void> {
+  const nonce = crypto.randomUUID();
+  const now = Date.now();
+  const needInbox = messages.filter((m) => m.body.body === undefined).map((m) => m.body.event_id);
+  const tenants = [...new Set(messages.map((m) => m.body.tenant_id))];
+
+  const [inbox, destinationRows] = await Promise.all([
+    needInbox.length ? inboxBodies(env.DB, needInbox).then((r) => r.results) : Promise.resolve([]),
+    destinationsOfTenants(env.DB, tenants).all<DestinationRow>().then((r) => r.results),
+  ]);
+  const inboxById = new Map(inbox.map((r) => [r.event_id, r.body]));
+  const byTenant = new Map<string, DestinationRow[]>();
+  for (const d of destinationRows) byTenant.set(d.tenant_id, [...(byTenant.get(d.tenant_id) ?? []), d]);
+  const destinations = new Map(destinationRows.map((d) => [d.id, d]));
+
+  const stored: Stored[] = [];
+  for (const message of messages) {
+    const body = message.body.body ?? inboxById.get(message.body.event_id);
+    // No body anywhere: an inbox reference whose event an earlier invocation already stored.
+    if (body === undefined) continue;
+    const payload = JSON.parse(body) as Record<string, unknown>;
+    stored.push({ message, body, payload, columns: columnsOf(message.body.kind, payload) });
+  }
+
+  const statements: D1PreparedStatement[] = [];
+  const inlineDestinations = new Set<string>();
+  const queuedDestinations = new Set<string>();
+  for (const s of stored) {
+    const m = s.message.body;
+    statements.push(
+      insertEvent(env.DB, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload: s.body, ...s.columns }, nonce),
+    );
+    for (const dest of byTenant.get(m.tenant_id) ?? []) {
+      if (!wantsEventType(dest, m.type)) continue;
+      const status = dest.enabled ? "pending" : "held";
+      statements.push(
+        insertDeliveryForNewEvent(
+          env.DB,
+          { id: await deliveryIdFor(m.event_id, dest.id), event_id: m.event_id, destination_id: dest.id, tenant_id: m.tenant_id, status },
+          nonce,
+          now,
+        ),
+      );
+      if (dest.enabled) (dest.consecutive_failures > 0 ? queuedDestinations : inlineDestinations).add(dest.id);
+    }
+    if (m.body === undefined) statements.push(deleteInbox(env.DB, m.event_id));
+  }
+
+  const eventIds = stored.map((s) => s.message.body.event_id);
+  statements.push(
+    claimFirstAttempts(env.DB, eventIds, [...inlineDestinations], nonce, now, leaseMs(env)),
+    claimedBy(env.DB, nonce),
+  );
+  const results = await env.DB.batch(statements);
+  const claimed = results.at(-1)!.results as ClaimedDelivery[];
+
+  if (queuedDestinations.size > 0) {
+    const queued = await Promise.all(
+      stored.flatMap((s) =>
+        [...queuedDestinations]
+          .filter((id) => destinations.get(id)!.tenant_id === s.message.body.tenant_id && wantsEventType(destinations.get(id)!, s.message.body.type))
+          .map(async (id) => ({ id: await deliveryIdFor(s.message.body.event_id, id), at: now })),
+      ),
+    );
+    await scheduleRetries(env, queued, now);
+  }
+  await attemptClaimed(env, ctx, nonce, claimed, destinations);
+  for (const m of messages) m.ack();
+}

@@ -1,0 +1,70 @@
+import { open } from "../crypto/secret-box";
+import type { DestinationRow } from "../db/queries";
+import { signatureHeader } from "./sign";
+
+export interface OutboundEvent {
+  id: string;
+  type: string;
+  tenant: string;
+  received_at: number;
+  seq: number | null;
+  /** The callback body exactly as AiRudder sent it. */
+  payload: string;
+}
+
+/**
+ * The envelope of CONTRACT §4. `data` is spliced in as the received text, not
+ * re-serialised, so the CRM gets AiRudder's JSON exactly (escapes, key order,
+ * unknown fields and all) and a large body costs no second stringify.
+ */
+export function envelopeText(e: OutboundEvent): string {
+  const head = JSON.stringify({
+    id: e.id,
+    type: e.type,
+    tenant: e.tenant,
+    received_at: new Date(e.received_at).toISOString(),
+    ...(e.seq !== null ? { seq: e.seq } : {}),
+  });
+  return head.slice(0, -1) + ',"data":' + e.payload + "}";
+}
+
+/** The signing secrets in force: the current one, and the previous one during its grace period. */
+async function signingSecrets(dest: DestinationRow, encryptionKey: string | undefined, now: number): Promise<string[]> {
+  const secrets = [await open(dest.secret_enc, encryptionKey)];
+  if (dest.previous_secret_enc && (dest.previous_secret_expires_at ?? 0) > now) {
+    secrets.push(await open(dest.previous_secret_enc, encryptionKey));
+  }
+  return secrets;
+}
+
+/** Headers the relay owns; a destination's custom headers cannot replace them. */
+const RESERVED = new Set(["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "content-length", "host"]);
+
+export async function customHeaders(dest: DestinationRow, encryptionKey: string | undefined): Promise<Record<string, string>> {
+  if (!dest.headers_enc) return {};
+  const parsed = JSON.parse(await open(dest.headers_enc, encryptionKey)) as Record<string, string>;
+  return Object.fromEntries(Object.entries(parsed).filter(([k]) => !RESERVED.has(k.toLowerCase())));
+}
+
+/** Body and headers of one attempt, signed at the time of sending (`webhook-timestamp` is now). */
+export async function buildRequest(
+  dest: DestinationRow,
+  event: OutboundEvent,
+  encryptionKey: string | undefined,
+  now: number,
+): Promise<{ body: string; headers: Record<string, string> }> {
+  const body = dest.format === "raw" ? event.payload : envelopeText(event);
+  const timestamp = Math.floor(now / 1000);
+  const [secrets, extra] = await Promise.all([signingSecrets(dest, encryptionKey, now), customHeaders(dest, encryptionKey)]);
+  return {
+    body,
+    headers: {
+      "user-agent": "airudder-relay",
+      ...extra,
+      "content-type": "application/json",
+      "webhook-id": event.id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": await signatureHeader(secrets, event.id, timestamp, body),
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { fromBase64, randomBytes, toBase64 } from "../crypto/hash";
+
+const SECRET_PREFIX = "whsec_";
+
+/** A new Standard Webhooks signing secret: `whsec_` + base64 of 24 random bytes (as Svix issues them). */
+export function newSigningSecret(): string {
+  return SECRET_PREFIX + toBase64(randomBytes(24));
+}
+
+export function isSigningSecret(secret: string): boolean {
+  if (!secret.startsWith(SECRET_PREFIX)) return false;
+  try {
+    return fromBase64(secret.slice(SECRET_PREFIX.length)).byteLength >= 16;
+  } catch {
+    return false;
+  }
+}
+
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey(
+      "raw",
+      fromBase64(secret.slice(SECRET_PREFIX.length)),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    if (keys.size > 1000) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+/**
+ * `webhook-signature` per Standard Webhooks: `v1,<base64 HMAC-SHA256>` of
+ * `<id>.<timestamp>.<body>` for each secret, space-separated, so that a
+ * receiver holding either the old or the new secret accepts the message while
+ * a rotation is in its grace period.
+ */
+export async function signatureHeader(
+  secrets: readonly string[],
+  msgId: string,
+  timestamp: number,
+  body: string,
+): Promise<string> {
+  const content = new TextEncoder().encode(`${msgId}.${timestamp}.${body}`);
+  const signatures = await Promise.all(
+    secrets.map(async (s) => "v1," + toBase64(new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(s), content)))),
+  );
+  return signatures.join(" ");
+}

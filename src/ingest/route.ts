@@ -1,0 +1,80 @@
+import { Hono } from "hono";
+import { urlKinds, type UrlKind } from "../callbacks/families";
+import { upsertQuarantine } from "../db/queries";
+import { config } from "../env";
+import type { AppEnv } from "../http/app-env";
+import { RelayError } from "../http/errors";
+import { eventIdFor, quarantineIdFor } from "./event-id";
+import { handOff } from "./hand-off";
+import { checkContentType, parseJsonObject, readLimitedBody } from "./read-body";
+import { authenticateTenant } from "./tenant-auth";
+import { validateCallback } from "./validate";
+
+const isUrlKind = (k: string): k is UrlKind => (urlKinds as readonly string[]).includes(k);
+
+/**
+ * `POST /v1/callbacks/{tenant}/{kind}`: the only route AiRudder calls. The
+ * order is deliberate: authenticate (cached, no body read), check the kind
+ * and content type, read the body within its limit, validate, then one queue
+ * send. A 200 means the callback is durably handed over.
+ */
+export const ingestRoutes = new Hono<AppEnv>().post("/v1/callbacks/:tenant/:kind", async (c) => {
+  const { tenant, kind } = c.req.param();
+  await authenticateTenant(c, tenant);
+  if (!isUrlKind(kind)) {
+    throw new RelayError("unknown_kind", `kind must be one of ${urlKinds.join(", ")}`);
+  }
+  checkContentType(c.req.header("content-type"));
+  const cfg = config(c.env);
+  const bytes = await readLimitedBody(c, cfg.MAX_BODY_BYTES);
+  const { text, payload } = parseJsonObject(bytes);
+  const receivedAt = Date.now();
+
+  const validation = await validateCallback(kind, payload);
+  if (!validation.ok) {
+    await quarantine(c.env.DB, tenant, kind, text, validation.issues, receivedAt);
+    throw new RelayError("invalid_payload", `callback does not match the ${validation.family.kind} schema`, {
+      issues: validation.issues,
+    });
+  }
+
+  const eventId = await eventIdFor(tenant, text);
+  await handOff(c.env, {
+    event_id: eventId,
+    tenant_id: tenant,
+    kind: validation.family.kind,
+    type: validation.eventType,
+    received_at: receivedAt,
+    body: text,
+    size: bytes.byteLength,
+  });
+  return c.json({ ok: true as const, event_id: eventId });
+});
+
+/**
+ * Keeps the refused body so that nothing AiRudder sent is ever lost; if even
+ * that fails, the answer becomes a 503 so that AiRudder sends it again.
+ */
+async function quarantine(
+  db: D1Database,
+  tenant: string,
+  kind: string,
+  body: string,
+  issues: { path: string; message: string }[],
+  now: number,
+): Promise<void> {
+  try {
+    await upsertQuarantine(db, {
+      id: await quarantineIdFor(tenant, body),
+      tenant_id: tenant,
+      kind,
+      received_at: now,
+      last_received_at: now,
+      body,
+      issues: JSON.stringify(issues),
+    });
+  } catch (err) {
+    console.error(JSON.stringify({ level: "error", msg: "quarantine write failed", error: String(err) }));
+    throw new RelayError("unavailable", "the relay could not keep the callback right now; retry later");
+  }
+}

@@ -1,0 +1,93 @@
+import { env, exports } from "cloudflare:workers";
+import { vi } from "vitest";
+
+export const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`https://relay.test${path}`, init));
+}
+
+export async function admin<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await call(path, {
+    method,
+    headers: { ...ADMIN, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+let counter = 0;
+export const uniqueId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+
+export async function createTenant(id = uniqueId("t")): Promise<{ id: string; token: string }> {
+  const res = await admin<{ id: string; ingest_token: string }>("POST", "/v1/admin/tenants", { id, name: `Tenant ${id}` });
+  if (res.status !== 201) throw new Error(`tenant not created: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id, token: res.body.ingest_token };
+}
+
+export async function createDestination(tenant: string, body: Record<string, unknown>) {
+  const res = await admin<{ id: string; secret: string }>("POST", `/v1/admin/tenants/${tenant}/destinations`, body);
+  if (res.status !== 201) throw new Error(`destination not created: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export function postCallback(tenant: string, kind: string, body: string, token: string, headers: Record<string, string> = {}) {
+  return call(`/v1/callbacks/${tenant}/${kind}?token=${encodeURIComponent(token)}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "user-agent": "Airudder", ...headers },
+    body,
+  });
+}
+
+export interface CapturedRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+}
+
+export type CrmHandler = (req: CapturedRequest) => Response | Promise<Response>;
+
+/**
+ * The far end of the network: a fake CRM behind `https://<name>.crm.test/`.
+ * Requests to it are captured and answered by `handler`; nothing else is
+ * intercepted.
+ */
+export function fakeCrm(handler: CrmHandler = () => new Response("ok")) {
+  const host = `${uniqueId("crm")}.crm.test`;
+  const requests: CapturedRequest[] = [];
+  let current = handler;
+  const realFetch = globalThis.fetch;
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    const req = new Request(input as RequestInfo, init as RequestInit);
+    if (new URL(req.url).host !== host) return realFetch(input as RequestInfo, init as RequestInit);
+    const captured = {
+      url: req.url,
+      headers: Object.fromEntries(req.headers),
+      body: await req.text(),
+      at: Date.now(),
+    };
+    requests.push(captured);
+    return current(captured);
+  });
+  return {
+    url: (path = "/hook") => `https://${host}${path}`,
+    requests,
+    answer(next: CrmHandler) {
+      current = next;
+    },
+    restore: () => spy.mockRestore(),
+  };
+}
+
+export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const v = await probe();
+      if (!v) throw new Error("not yet");
+      return v;
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
+}
