@@ -45,39 +45,47 @@ export interface CapturedRequest {
   headers: Record<string, string>;
   body: string;
   at: number;
+  /** The relay's abort signal (its attempt timeout). */
+  signal: AbortSignal;
 }
+
+/** A CRM that never answers: the request ends only when the relay gives up on it. */
+export const hangUntilAborted: CrmHandler = (req) =>
+  new Promise((_, reject) => req.signal.addEventListener("abort", () => reject(req.signal.reason)));
 
 export type CrmHandler = (req: CapturedRequest) => Response | Promise<Response>;
 
+/** Fake CRMs by host; one fetch spy serves them all, and passes every other request through. */
+const crmHosts = new Map<string, (req: Request) => Promise<Response>>();
+const realFetch = globalThis.fetch;
+vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+  const req = new Request(input as RequestInfo, init as RequestInit);
+  const crm = crmHosts.get(new URL(req.url).host);
+  return crm ? crm(req) : realFetch(req);
+});
+
 /**
- * The far end of the network: a fake CRM behind `https://<name>.crm.test/`.
- * Requests to it are captured and answered by `handler`; nothing else is
- * intercepted.
+ * The far end of the network: a fake CRM at `https://<unique>.crm.test/`.
+ * Requests to it are captured and answered by `handler` (which can be
+ * swapped with `answer`); the relay's code runs unchanged.
  */
 export function fakeCrm(handler: CrmHandler = () => new Response("ok")) {
   const host = `${uniqueId("crm")}.crm.test`;
   const requests: CapturedRequest[] = [];
   let current = handler;
-  const realFetch = globalThis.fetch;
-  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const req = new Request(input as RequestInfo, init as RequestInit);
-    if (new URL(req.url).host !== host) return realFetch(input as RequestInfo, init as RequestInit);
-    const captured = {
-      url: req.url,
-      headers: Object.fromEntries(req.headers),
-      body: await req.text(),
-      at: Date.now(),
-    };
+  crmHosts.set(host, async (req) => {
+    const captured = { url: req.url, headers: Object.fromEntries(req.headers), body: await req.text(), at: Date.now(), signal: req.signal };
     requests.push(captured);
     return current(captured);
   });
   return {
+    host,
     url: (path = "/hook") => `https://${host}${path}`,
     requests,
     answer(next: CrmHandler) {
       current = next;
     },
-    restore: () => spy.mockRestore(),
+    restore: () => crmHosts.delete(host),
   };
 }
 

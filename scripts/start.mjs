@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// `npm start`: the relay on this machine with no Cloudflare account. Applies
+// the D1 migrations to local state, then runs `wrangler dev` (Miniflare and
+// workerd) with local D1 and Queues, and fires the Cron Trigger on its
+// schedule, which `wrangler dev` does not do by itself.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const wrangler = join(root, "node_modules", "wrangler", "bin", "wrangler.js");
+
+const DEV_ADMIN_TOKEN = "dev-admin-token";
+
+const port = Number(process.env.PORT || 8787);
+const persistDir = process.env.PERSIST_DIR || join(root, ".wrangler", "state");
+// Seconds between local sweeps; Cloudflare runs the cron every minute.
+const sweepSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS || 60);
+const adminToken = process.env.ADMIN_TOKEN || DEV_ADMIN_TOKEN;
+
+/** The local encryption key lives in .dev.vars (ignored by git), created on first start. */
+function ensureDevVars() {
+  const path = join(root, ".dev.vars");
+  const current = existsSync(path) ? readFileSync(path, "utf8") : "";
+  if (/^ENCRYPTION_KEY=/m.test(current)) return;
+  const key = randomBytes(32).toString("base64");
+  writeFileSync(path, `${current}${current && !current.endsWith("\n") ? "\n" : ""}ENCRYPTION_KEY=${key}\n`, { mode: 0o600 });
+  console.log("Generated a local ENCRYPTION_KEY in .dev.vars");
+}
+
+const passThrough = [
+  "ALLOW_INSECURE_DESTINATIONS",
+  "RETRY_SCHEDULE",
+  "DELIVERY_TIMEOUT_MS",
+  "MAX_BODY_BYTES",
+  "ALERT_WEBHOOK_URL",
+  "ALERT_WEBHOOK_SECRET",
+  "RETENTION_DAYS",
+  "ENCRYPTION_KEY",
+  "SECRET_GRACE_SECONDS",
+  "DISABLE_AFTER_FAILING_SECONDS",
+  "DISABLE_AFTER_DEAD_DELIVERIES",
+  "INGEST_RATE_LIMIT",
+];
+
+function vars() {
+  const out = ["--var", `ADMIN_TOKEN:${adminToken}`];
+  for (const name of passThrough) {
+    if (process.env[name] !== undefined && process.env[name] !== "") out.push("--var", `${name}:${process.env[name]}`);
+  }
+  return out;
+}
+
+function applyMigrations() {
+  const result = spawnSync(
+    process.execPath,
+    [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir],
+    { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" }, encoding: "utf8" },
+  );
+  if (result.status !== 0) {
+    process.stderr.write(result.stdout + result.stderr);
+    console.error("Could not apply the D1 migrations; not starting.");
+    process.exit(1);
+  }
+  const applied = (result.stdout.match(/✅/g) || []).length;
+  console.log(applied ? `Applied ${applied} D1 migration(s) to ${persistDir}` : `D1 migrations up to date in ${persistDir}`);
+}
+
+async function waitForHealth(base, child) {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) return false;
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+function fireCron(base) {
+  fetch(`${base}/__scheduled?cron=${encodeURIComponent("* * * * *")}`).catch((err) =>
+    console.error(`sweep trigger failed: ${err.message}`),
+  );
+}
+
+ensureDevVars();
+applyMigrations();
+
+const base = `http://127.0.0.1:${port}`;
+const child = spawn(
+  process.execPath,
+  [
+    wrangler,
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--persist-to",
+    persistDir,
+    "--test-scheduled",
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    process.env.WRANGLER_LOG_LEVEL || "warn",
+    ...vars(),
+  ],
+  { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+);
+
+const stop = (signal) => {
+  if (child.exitCode === null) child.kill(signal);
+};
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
+child.on("exit", (code) => process.exit(code ?? 0));
+
+if (await waitForHealth(base, child)) {
+  console.log(`
+airudder-relay is running at ${base}
+  admin token:  ${adminToken}${process.env.ADMIN_TOKEN ? "" : "   (dev default; set ADMIN_TOKEN to change it)"}
+  create a tenant:
+    curl -s -X POST ${base}/v1/admin/tenants -H 'authorization: Bearer ${adminToken}' -H 'content-type: application/json' -d '{"id":"acme"}'
+  then give AiRudder this callback URL (with the ingest_token from that answer):
+    ${base}/v1/callbacks/acme/inbound-transfer?token=<ingest_token>
+  sweep (Cron Trigger) every ${sweepSeconds} s; OpenAPI at ${base}/openapi.json
+`);
+  setInterval(() => fireCron(base), sweepSeconds * 1000).unref();
+  fireCron(base);
+}
