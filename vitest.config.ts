@@ -16,6 +16,12 @@ export default defineConfig(async () => {
             ALLOW_INSECURE_DESTINATIONS: "true",
             RETRY_SCHEDULE: "5,300,1800,7200,18000,36000,36000",
           },
+          // Every test request comes from one client address; the real
+          // limits are exercised with stub limiters in the rate-limit tests.
+          ratelimits: {
+            INGEST_LIMITER: { namespace_id: "42001", simple: { limit: 1_000_000, period: 10 } },
+            ADMIN_AUTH_LIMITER: { namespace_id: "42002", simple: { limit: 1_000_000, period: 60 } },
+          },
         },
       }),
     ],

@@ -42,7 +42,6 @@ const passThrough = [
   "SECRET_GRACE_SECONDS",
   "DISABLE_AFTER_FAILING_SECONDS",
   "DISABLE_AFTER_DEAD_DELIVERIES",
-  "INGEST_RATE_LIMIT",
 ];
 
 function vars() {

@@ -6,6 +6,8 @@ export interface Env {
   DB: D1Database;
   CALLBACKS_QUEUE: Queue<CallbackMessage>;
   DELIVERIES_QUEUE: Queue<DeliveryMessage>;
+  INGEST_LIMITER: RateLimit;
+  ADMIN_AUTH_LIMITER: RateLimit;
   ADMIN_TOKEN?: string;
   ENCRYPTION_KEY?: string;
   ALLOW_INSECURE_DESTINATIONS?: string;

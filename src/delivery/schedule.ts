@@ -9,6 +9,14 @@ export function jittered(seconds: number, random: () => number = Math.random): n
 }
 
 /**
+ * The three HTTP-date forms of RFC 9110 §5.6.7 (IMF-fixdate, RFC 850,
+ * asctime). Checked before `Date.parse`, which reads almost anything
+ * ("1.5", "-5") as some date.
+ */
+const HTTP_DATE =
+  /^(?:[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
+
+/**
  * `Retry-After` as delta-seconds or an HTTP date, in seconds from `now`;
  * null when absent or unreadable.
  */
@@ -19,6 +27,7 @@ export function parseRetryAfter(value: string | null, now: number): number | nul
   if (/^\d+$/.test(trimmed)) {
     seconds = Number(trimmed);
   } else {
+    if (!HTTP_DATE.test(trimmed)) return null;
     const at = Date.parse(trimmed);
     if (Number.isNaN(at)) return null;
     seconds = Math.max(0, (at - now) / 1000);

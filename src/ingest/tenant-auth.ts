@@ -3,6 +3,7 @@ import { digestsEqual, sha256Hex } from "../crypto/hash";
 import { getTenantTokenHash } from "../db/queries";
 import { RelayError } from "../http/errors";
 import type { AppEnv } from "../http/app-env";
+import { limitTenant } from "../http/rate-limit";
 
 /**
  * How long an isolate trusts its copy of a tenant's token hash. Keeps D1 off
@@ -39,7 +40,11 @@ function presentedToken(c: Context<AppEnv>): string | null {
 
 /**
  * Unknown tenant, missing token and wrong token all answer the same 401, so
- * the answer tells a prober nothing about which tenants exist.
+ * the answer tells a prober nothing about which tenants exist. Failures are
+ * not rate limited per address: AiRudder sends every tenant's callbacks from
+ * the same few addresses, so callbacks still carrying a rotated token must
+ * never block the valid ones (and a 256-bit token cannot be guessed anyway).
+ * An authenticated tenant has its own budget.
  */
 export async function authenticateTenant(c: Context<AppEnv>, tenantId: string): Promise<void> {
   const token = presentedToken(c);
@@ -50,4 +55,5 @@ export async function authenticateTenant(c: Context<AppEnv>, tenantId: string): 
   if (!token || !expected || !digestsEqual(given, expected)) {
     throw new RelayError("unauthorized", "missing or invalid ingest token");
   }
+  await limitTenant(c, tenantId);
 }
