@@ -18,7 +18,14 @@ const MAX_CACHED = 10_000;
 async function tokenHashOf(db: D1Database, tenantId: string, now: number): Promise<string | null> {
   const hit = cache.get(tenantId);
   if (hit && hit.expires > now) return hit.hash;
-  const row = await getTenantTokenHash(db, tenantId);
+  let row: { token_hash: string } | null;
+  try {
+    row = await getTenantTokenHash(db, tenantId);
+  } catch (err) {
+    // A D1 outage must read as "try again" to AiRudder, never as a bad token.
+    console.error(JSON.stringify({ level: "error", msg: "tenant lookup failed", error: String(err) }));
+    throw new RelayError("unavailable", "the relay could not check the token right now; retry later");
+  }
   if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(tenantId, { hash: row?.token_hash ?? null, expires: now + TOKEN_CACHE_MS });
   return row?.token_hash ?? null;

@@ -1,0 +1,179 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, type MessageBatchMessage } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { insertInbox } from "../src/db/queries";
+import { eventIdFor } from "../src/ingest/event-id";
+import worker from "../src/index";
+import type { CallbackMessage } from "../src/queue-messages";
+import { createDestination, createTenant, fakeCrm, uniqueId } from "./helpers";
+
+const CALLBACKS = "airudder-relay-callbacks";
+
+const crms: ReturnType<typeof fakeCrm>[] = [];
+afterEach(() => crms.splice(0).forEach((c) => c.restore()));
+
+/** A tenant with one healthy CRM destination. */
+async function tenantWithCrm() {
+  const crm = fakeCrm();
+  crms.push(crm);
+  const tenant = await createTenant();
+  const destination = await createDestination(tenant.id, { url: crm.url() });
+  return { tenant, crm, destination };
+}
+
+/** The message the ingest route would have sent for this body. */
+async function callbackMessage(tenantId: string, body: string, inline = true): Promise<CallbackMessage> {
+  return {
+    t: "callback",
+    event_id: await eventIdFor(tenantId, body),
+    tenant_id: tenantId,
+    kind: "inbound-transfer",
+    type: "airudder.inbound.transfer",
+    received_at: Date.now(),
+    ...(inline ? { body } : {}),
+  };
+}
+
+const transferBody = () => JSON.stringify({ callid: uniqueId("call"), transfer_status: "2", asr_result: ["Robot: สวัสดีค่ะ"] });
+
+function queued<T>(id: string, body: T, attempts = 1): MessageBatchMessage<T> {
+  return { id, timestamp: new Date(), attempts, body };
+}
+
+async function runBatch(messages: MessageBatchMessage[]) {
+  const batch = createMessageBatch(CALLBACKS, messages);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+const count = async (sql: string, ...params: unknown[]) =>
+  (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+
+const eventsWithId = (id: string) => count("SELECT COUNT(*) AS n FROM events WHERE id = ?1", id);
+const deliveriesOf = (id: string) => count("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?1", id);
+
+describe("the callbacks queue consumer", () => {
+  it("stores a batch given twice once: one event, one delivery, one CRM request", async () => {
+    const { tenant, crm, destination } = await tenantWithCrm();
+    const body = transferBody();
+    const message = await callbackMessage(tenant.id, body);
+
+    for (let run = 0; run < 2; run++) {
+      const result = await runBatch([queued("msg-1", message, run + 1)]);
+      expect(result.explicitAcks).toEqual(["msg-1"]);
+      expect(result.retryMessages).toEqual([]);
+      expect(result.retryBatch.retry).toBe(false);
+    }
+
+    expect(await eventsWithId(message.event_id)).toBe(1);
+    expect(await deliveriesOf(message.event_id)).toBe(1);
+    expect(crm.requests).toHaveLength(1);
+    expect(JSON.parse(crm.requests[0]!.body)).toMatchObject({ id: message.event_id, tenant: tenant.id, data: JSON.parse(body) });
+    const delivery = await env.DB.prepare("SELECT destination_id, status, attempt_count FROM deliveries WHERE event_id = ?1")
+      .bind(message.event_id)
+      .first();
+    expect(delivery).toEqual({ destination_id: destination.id, status: "delivered", attempt_count: 1 });
+    const stored = await env.DB.prepare("SELECT tenant_id, type, payload FROM events WHERE id = ?1").bind(message.event_id).first();
+    expect(stored).toEqual({ tenant_id: tenant.id, type: "airudder.inbound.transfer", payload: body });
+  });
+
+  it("keeps one row for two messages of the same event in one batch, and acks both", async () => {
+    const { tenant, crm } = await tenantWithCrm();
+    const message = await callbackMessage(tenant.id, transferBody());
+
+    const result = await runBatch([queued("dup-a", message), queued("dup-b", { ...message, received_at: message.received_at + 5 })]);
+    expect([...result.explicitAcks].sort()).toEqual(["dup-a", "dup-b"]);
+    expect(result.retryMessages).toEqual([]);
+
+    expect(await eventsWithId(message.event_id)).toBe(1);
+    expect(await deliveriesOf(message.event_id)).toBe(1);
+    expect(crm.requests).toHaveLength(1);
+  });
+
+  it("stores a large body from the inbox once, empties the inbox, and acks a late duplicate", async () => {
+    const { tenant, crm } = await tenantWithCrm();
+    const body = transferBody();
+    const message = await callbackMessage(tenant.id, body, false);
+    await insertInbox(env.DB, { ...message, body });
+
+    for (const id of ["inbox-1", "inbox-2"]) {
+      const result = await runBatch([queued(id, message)]);
+      expect(result.explicitAcks).toEqual([id]);
+      expect(result.retryMessages).toEqual([]);
+    }
+
+    expect(await env.DB.prepare("SELECT payload FROM events WHERE id = ?1").bind(message.event_id).first()).toEqual({ payload: body });
+    expect(await count("SELECT COUNT(*) AS n FROM inbox WHERE event_id = ?1", message.event_id)).toBe(0);
+    expect(await deliveriesOf(message.event_id)).toBe(1);
+    expect(crm.requests).toHaveLength(1);
+  });
+
+  it("retries a malformed message instead of acking it, and still stores the good ones", async () => {
+    const { tenant, crm } = await tenantWithCrm();
+    const good = await callbackMessage(tenant.id, transferBody());
+    const { received_at: _, ...missingField } = good;
+
+    const result = await runBatch([
+      queued("junk-string", "not a callback"),
+      queued("junk-shape", missingField),
+      queued("junk-kind", { ...good, t: "delivery" }),
+      queued("good", good),
+    ]);
+    expect(result.explicitAcks).toEqual(["good"]);
+    expect(result.retryMessages.map((r) => r.msgId).sort()).toEqual(["junk-kind", "junk-shape", "junk-string"]);
+    expect(result.retryBatch.retry).toBe(false);
+    expect(await eventsWithId(good.event_id)).toBe(1);
+    expect(crm.requests).toHaveLength(1);
+  });
+
+  it("retries every message with a delay, and acks none, when the D1 write fails", async () => {
+    const { tenant, crm } = await tenantWithCrm();
+    const messages = await Promise.all([1, 2, 3].map(() => callbackMessage(tenant.id, transferBody())));
+    // Reads still work; the one batch() that stores the events fails.
+    const failingDb = {
+      prepare: (query: string) => env.DB.prepare(query),
+      batch: () => Promise.reject(new Error("D1_ERROR: database is overloaded")),
+    } as unknown as D1Database;
+
+    const batch = createMessageBatch(CALLBACKS, messages.map((m, i) => queued(`m-${i}`, m, [1, 3, 8][i])));
+    // getQueueResult does not report delays, so the retry calls themselves are watched.
+    const delays = new Map<string, number | undefined>();
+    for (const m of batch.messages) {
+      vi.spyOn(m, "retry").mockImplementation(function (this: Message, options?: QueueRetryOptions) {
+        delays.set(m.id, options?.delaySeconds);
+        return Object.getPrototypeOf(m).retry.call(m, options);
+      });
+    }
+    const ctx = createExecutionContext();
+    await worker.queue(batch, { ...env, DB: failingDb }, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.ackAll).toBe(false);
+    expect(result.retryMessages.map((r) => r.msgId).sort()).toEqual(["m-0", "m-1", "m-2"]);
+    expect([...delays.keys()].sort()).toEqual(["m-0", "m-1", "m-2"]);
+    for (const delay of delays.values()) expect(delay).toBeGreaterThan(0);
+    // A message that has failed more often waits at least as long.
+    expect(delays.get("m-1")!).toBeGreaterThanOrEqual(delays.get("m-0")!);
+    expect(delays.get("m-2")!).toBeGreaterThanOrEqual(delays.get("m-1")!);
+
+    for (const m of messages) {
+      expect(await eventsWithId(m.event_id)).toBe(0);
+      expect(await deliveriesOf(m.event_id)).toBe(0);
+    }
+    expect(crm.requests).toHaveLength(0);
+
+    // The retry, once D1 is back, stores them all.
+    const again = await runBatch(messages.map((m, i) => queued(`m-${i}`, m, 2)));
+    expect([...again.explicitAcks].sort()).toEqual(["m-0", "m-1", "m-2"]);
+    for (const m of messages) expect(await eventsWithId(m.event_id)).toBe(1);
+    expect(crm.requests).toHaveLength(3);
+  });
+
+  it("throws on a batch from a queue it does not know", async () => {
+    const message = await callbackMessage(uniqueId("t"), transferBody());
+    const batch = createMessageBatch("some-other-queue", [queued("x", message)]);
+    await expect(worker.queue(batch, env, createExecutionContext())).rejects.toThrow(/unknown queue/);
+    expect(await eventsWithId(message.event_id)).toBe(0);
+  });
+});
