@@ -26,7 +26,9 @@ import { restartDeliveries } from "./replay";
 import { destinationSchema, viewDestination } from "./views";
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");
-const headersSchema = z.record(headerName, z.string().max(4096)).refine((h) => Object.keys(h).length <= 20, "at most 20 headers");
+// fetch() refuses CR, LF and NUL in a value; stored, such a header would fail every attempt for the whole schedule.
+const headerValue = z.string().max(4096).regex(/^[^\r\n\0]*$/, "header values cannot contain CR, LF or NUL");
+const headersSchema = z.record(headerName, headerValue).refine((h) => Object.keys(h).length <= 20, "at most 20 headers");
 
 const destinationFields = {
   url: z.string().max(2048).openapi({ example: "https://crm.example.com/hooks/airudder" }),

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
 import { attemptsOf, deliveriesOfEvent, destinationsOfTenants, getEvent, listEvents, type DestinationRow } from "../db/queries";
+import { destinationWants, filterDocument } from "../delivery/routing";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
 import { replayEvent } from "./replay";
@@ -75,10 +76,14 @@ export const eventRoutes = router()
     if (event.payload === null) throw new RelayError("conflict", `event payload was ${event.payload_state}; nothing to deliver`);
     const body = (await c.req.json().catch(() => ({}))) as { destination_id?: unknown };
     const destinations = (await destinationsOfTenants(c.env.DB, [event.tenant_id]).all<DestinationRow>()).results;
-    let targets = destinations.map((d) => d.id);
+    let targets: string[];
     if (typeof body.destination_id === "string") {
-      if (!targets.includes(body.destination_id)) notFound("destination of this event's tenant");
+      // A named destination is the operator's explicit choice, so its event types and filter do not apply.
+      if (!destinations.some((d) => d.id === body.destination_id)) notFound("destination of this event's tenant");
       targets = [body.destination_id];
+    } else {
+      const doc = filterDocument(event, JSON.parse(event.payload) as unknown);
+      targets = destinations.filter((d) => destinationWants(d, event.type, doc)).map((d) => d.id);
     }
     const ids = await replayEvent(c.env, event, targets);
     return c.json({ queued: ids.length, delivery_ids: ids }, 202);

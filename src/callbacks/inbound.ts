@@ -1,43 +1,48 @@
 import { z } from "@hono/zod-openapi";
-import { anyJson, anyObject, identity, list, scalar } from "./lenient";
+import { identity, int, str, usually } from "./lenient";
 
 const inboundFields = {
   callid: identity,
-  caller_number: scalar,
-  callee_number: scalar,
-  robot_id: scalar,
-  robot_name: scalar,
-  call_start_time: scalar,
-  call_end_time_robot: scalar,
-  call_end_time: scalar,
-  intention: scalar,
-  slots: anyJson,
-  event_label: anyJson,
-  duration: scalar,
-  duration_robot: scalar,
-  talkround: scalar,
-  valid_talkround: scalar,
-  call_hangup_type: scalar,
-  asr_result: list(z.union([z.string(), z.number()])),
-  step_intention: list(anyObject),
+  caller_number: str,
+  callee_number: str,
+  robot_id: str,
+  robot_name: str,
+  /** `YYYY-MM-DD HH:MM:SS` in UTC, or `""`. */
+  call_start_time: str,
+  call_end_time_robot: str,
+  call_end_time: str,
+  intention: str,
+  slots: usually(z.array(z.looseObject({}))),
+  event_label: usually(z.looseObject({})),
+  duration: str,
+  duration_robot: int,
+  talkround: int,
+  valid_talkround: int,
+  call_hangup_type: usually(z.enum(["ByUser", "ByRobot", "ByAgent", ""])),
+  /** The conversation, one `"Robot: …"` or `"Human: …"` line each. */
+  asr_result: usually(z.array(z.string())),
+  step_intention: usually(z.array(z.looseObject({ newState: str, intention: str }))),
 };
 
+const described = "Identity: `callid`. Every other field is optional and any value is accepted there.";
+
 /** Inbound bot, call ended without (or before) a transfer. Identity: `callid`. */
-export const inboundCallEndSchema = z.looseObject(inboundFields).openapi("InboundCallEnd");
+export const inboundCallEndSchema = z
+  .looseObject(inboundFields)
+  .openapi("InboundCallEnd", { description: described });
 
 /** Inbound bot, transferred to a human agent. Identity: `callid`. */
 export const inboundTransferSchema = z
   .looseObject({
     ...inboundFields,
-    transfer_status: scalar,
-    transfer_failure_reason: scalar,
-    transfer_time: scalar,
-    transfer_ring_time: scalar,
-    transfer_success_time: scalar,
-    transfer_strategy: scalar,
-    transfer_reason: scalar,
-    transfer_call_id: scalar,
+    /** Only `"2"` (success) is documented; `""` occurs. */
+    transfer_status: str,
+    transfer_failure_reason: str,
+    transfer_time: str,
+    transfer_ring_time: str,
+    transfer_success_time: str,
+    transfer_strategy: str,
+    transfer_reason: str,
+    transfer_call_id: str,
   })
-  .openapi("InboundTransfer");
-
-export type InboundCallback = z.infer<typeof inboundTransferSchema>;
+  .openapi("InboundTransfer", { description: described });

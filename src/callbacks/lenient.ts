@@ -1,30 +1,32 @@
 import { z } from "@hono/zod-openapi";
 
 /*
+ * CALLBACKS.md rule 1: only a family's identity fields may refuse a callback.
  * AiRudder sends `""` for "missing" far more often than null, numbers as
- * strings and strings as numbers. These field types accept every such
- * spelling: only the shape (scalar, list, object) is checked, never the value,
- * because a callback refused here is retried five times and then lost.
+ * strings, strings as numbers and nulls where objects usually are, and a
+ * callback refused here is retried five times and then lost to the CRM. So
+ * every other field names the shape AiRudder usually sends (for the OpenAPI
+ * document and for readers) and accepts any other JSON value as well; the
+ * payload is forwarded exactly as received either way.
  */
 
-export const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]).optional();
+/** A field's usual shape; any other value, or none, passes too. */
+export const usually = <T extends z.ZodType>(shape: T) => z.union([shape, z.unknown()]).optional();
 
-/** An identity field: a non-empty string (or a number, which AiRudder sometimes sends). */
-export const identity = z.union([
-  z.string().trim().min(1, "must not be empty"),
-  z.number(),
-]);
+export const str = usually(z.string());
+export const int = usually(z.number().int());
 
-const missing = z.union([z.literal(""), z.null()]);
-
-export const anyObject = z.looseObject({});
-
-export const looseObject = z.union([anyObject, missing]).optional();
-
-export const list = <T extends z.ZodType>(item: T) =>
-  z.union([z.array(z.union([item, z.null()])), missing]).optional();
-
-export const anyJson = z.unknown().optional();
+/**
+ * An identity field: a non-empty string (or a number, which AiRudder sends
+ * for strings now and then). The value is checked, never trimmed or
+ * converted, so that a `Sign` computed over it still matches.
+ */
+export const identity = z
+  .union([z.string(), z.number()], {
+    error: (issue) => (issue.input === undefined ? "required" : "must be a non-empty string"),
+  })
+  .refine((v) => typeof v === "number" || v.trim() !== "", "must not be empty")
+  .openapi({ description: "identity field: a non-empty string (a number is accepted too)" });
 
 /** A JSON object of any shape: the generic family and envelopes' inner bodies. */
 export const jsonObject = z.record(z.string(), z.unknown());

@@ -1,56 +1,90 @@
 import { z } from "@hono/zod-openapi";
-import { anyObject, identity, list, looseObject, scalar } from "./lenient";
+import { identity, int, jsonObject, str, usually } from "./lenient";
 
-const counters = z.union([z.looseObject({ auto: scalar, manual: scalar }), z.literal(""), z.null()]).optional();
+const counters = usually(z.looseObject({ auto: int, manual: int }));
 
 const commonFields = {
-  agentName: scalar,
-  registerState: scalar,
-  callType: scalar,
-  taskId: scalar,
-  taskName: scalar,
-  groupName: scalar,
-  phoneNumber: scalar,
-  mainNumber: scalar,
-  phoneTag: scalar,
-  contactName: scalar,
-  address: scalar,
-  info1: scalar,
-  info2: scalar,
-  info3: scalar,
-  remark: scalar,
-  privateData: scalar,
-  timestamp: scalar,
-  talkResultLabel: scalar,
-  talkremarks: scalar,
+  agentName: str,
+  registerState: str,
+  callType: str,
+  taskId: str,
+  taskName: str,
+  groupName: str,
+  /** E.164, or `""`. */
+  phoneNumber: str,
+  mainNumber: str,
+  phoneTag: str,
+  contactName: str,
+  address: str,
+  info1: str,
+  info2: str,
+  info3: str,
+  remark: str,
+  privateData: usually(z.unknown()),
+  /** Epoch milliseconds, usually as a string; `""` and null occur. */
+  timestamp: usually(z.string()),
+  /** A label the tenant defines: any string. */
+  talkResultLabel: str,
+  talkremarks: str,
   curDayCallCount: counters,
   curDayCallDuration: counters,
   holdDuration: counters,
-  curDayTalkResults: list(anyObject),
-  customizeResults: looseObject,
-  customerInfo: looseObject,
-  recLink: scalar,
-  nthCall: scalar,
-  hangupReason: scalar,
+  curDayTalkResults: usually(z.array(z.looseObject({ talkResult: str, count: int }))),
+  curDayOnlineDuration: int,
+  waitingDialNumber: int,
+  /** The tenant's own form; one key may arrive as `Nopaymentreason`, `nopaymentreason` or `no_payment_reason`. */
+  customizeResults: usually(z.record(z.string(), z.string())),
+  /** All values strings; the literal `"None"` occurs. */
+  customerInfo: usually(z.record(z.string(), z.string())),
+  recLink: str,
+  nthCall: int,
+  /** An int code (12 Talked, 3 Busy, …), sometimes as a numeric string. */
+  hangupReason: int,
 };
 
-/** A non-empty object: AiRudder's `{}` body carries nothing to identify or forward. */
+export const pdsAgentStatusBody = z.looseObject({
+  ...commonFields,
+  callid: identity,
+  State: usually(z.enum(["CALLING", "RINGING", "ANSWERED", "HANGUP", "TALKRESULT"])),
+});
+export const pdsContactStatusBody = z.looseObject({ ...commonFields, callid: identity, state: str });
+export const pdsTaskStatusBody = z.looseObject({ taskId: identity, state: str, taskName: str });
+
+/** `{}` carries nothing to identify or forward, so it is refused like a missing body. */
 const nonEmpty = <T extends z.ZodType>(schema: T) =>
   schema.refine((v) => typeof v === "object" && v !== null && Object.keys(v).length > 0, {
-    message: "body must not be empty",
+    message: "must not be empty",
   });
 
-export const pdsAgentStatusBody = z.looseObject({ ...commonFields, callid: identity, State: scalar });
-export const pdsContactStatusBody = z.looseObject({ ...commonFields, callid: identity, state: scalar });
-export const pdsTaskStatusBody = z.looseObject({ taskId: identity, state: scalar, taskName: scalar });
+const envelope = <T extends z.ZodType>(name: string, type: z.ZodType, body: T, description: string) =>
+  z.looseObject({ type, body: nonEmpty(body) }).openapi(name, { description });
 
-const envelope = <T extends z.ZodType>(type: z.ZodType, body: T) =>
-  z.looseObject({ type, body: nonEmpty(body) });
+const lenientNote = " Every other field is optional and any value is accepted there.";
 
-export const pdsAgentStatusSchema = envelope(z.literal("AgentStatus"), pdsAgentStatusBody).openapi("PdsAgentStatus");
-export const pdsContactStatusSchema = envelope(z.literal("ContactStatus"), pdsContactStatusBody).openapi("PdsContactStatus");
-export const pdsTaskStatusSchema = envelope(z.literal("TaskStatus"), pdsTaskStatusBody).openapi("PdsTaskStatus");
-export const pdsUnknownSchema = envelope(z.string().min(1), anyObject).openapi("PdsUnknown");
+export const pdsAgentStatusSchema = envelope(
+  "PdsAgentStatus",
+  z.literal("AgentStatus"),
+  pdsAgentStatusBody,
+  "Agent status change. Identity: `body.callid`; the state is in `body.State`." + lenientNote,
+);
+export const pdsContactStatusSchema = envelope(
+  "PdsContactStatus",
+  z.literal("ContactStatus"),
+  pdsContactStatusBody,
+  "Contact status change. Identity: `body.callid`; the state is in `body.state`." + lenientNote,
+);
+export const pdsTaskStatusSchema = envelope(
+  "PdsTaskStatus",
+  z.literal("TaskStatus"),
+  pdsTaskStatusBody,
+  "Task status change. Identity: `body.taskId`." + lenientNote,
+);
+export const pdsUnknownSchema = envelope(
+  "PdsUnknown",
+  z.string({ error: (issue) => (issue.input === undefined ? "required" : "must be a string") }).min(1, "must not be empty"),
+  jsonObject,
+  "Any other `type` with a non-empty object `body`, accepted as airudder.pds.unknown.",
+);
 
 const pdsByType: Record<string, { schema: z.ZodType; event: string }> = {
   AgentStatus: { schema: pdsAgentStatusSchema, event: "airudder.pds.agent_status" },

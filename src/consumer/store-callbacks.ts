@@ -12,7 +12,7 @@ import {
   type DestinationRow,
 } from "../db/queries";
 import { attemptClaimed, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
-import { deliveryIdFor, wantsEventType } from "../delivery/routing";
+import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/routing";
 import type { Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 
@@ -20,7 +20,8 @@ interface Stored {
   message: Message<CallbackMessage>;
   body: string;
   columns: EventColumns;
-  payload: Record<string, unknown>;
+  /** The tenant's destinations that want this event (event types and payload filter). */
+  wantedBy: DestinationRow[];
 }
 
 function columnsOf(kind: string, payload: Record<string, unknown>): EventColumns {
@@ -59,9 +60,14 @@ export async function storeCallbacks(
     const body = message.body.body ?? inboxById.get(message.body.event_id);
     // No body anywhere: an inbox reference whose event an earlier invocation already stored.
     if (body === undefined) continue;
+    const m = message.body;
     const payload = JSON.parse(body) as Record<string, unknown>;
-    stored.push({ message, body, payload, columns: columnsOf(message.body.kind, payload) });
+    const doc = filterDocument({ id: m.event_id, type: m.type, tenant_id: m.tenant_id, received_at: m.received_at }, payload);
+    const wantedBy = (byTenant.get(m.tenant_id) ?? []).filter((d) => destinationWants(d, m.type, doc));
+    stored.push({ message, body, columns: columnsOf(m.kind, payload), wantedBy });
   }
+  // `seq` numbers a call's events in the order they are stored: make that the order received.
+  stored.sort((a, b) => a.message.body.received_at - b.message.body.received_at);
 
   const statements: D1PreparedStatement[] = [];
   const inlineDestinations = new Set<string>();
@@ -71,8 +77,7 @@ export async function storeCallbacks(
     statements.push(
       insertEvent(env.DB, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload: s.body, ...s.columns }, nonce),
     );
-    for (const dest of byTenant.get(m.tenant_id) ?? []) {
-      if (!wantsEventType(dest, m.type)) continue;
+    for (const dest of s.wantedBy) {
       const status = dest.enabled ? "pending" : "held";
       statements.push(
         insertDeliveryForNewEvent(
@@ -98,9 +103,9 @@ export async function storeCallbacks(
   if (queuedDestinations.size > 0) {
     const queued = await Promise.all(
       stored.flatMap((s) =>
-        [...queuedDestinations]
-          .filter((id) => destinations.get(id)!.tenant_id === s.message.body.tenant_id && wantsEventType(destinations.get(id)!, s.message.body.type))
-          .map(async (id) => ({ id: await deliveryIdFor(s.message.body.event_id, id), at: now })),
+        s.wantedBy
+          .filter((d) => queuedDestinations.has(d.id))
+          .map(async (d) => ({ id: await deliveryIdFor(s.message.body.event_id, d.id), at: now })),
       ),
     );
     await scheduleRetries(env, queued, now);

@@ -27,6 +27,8 @@ export const leaseMs = (env: Env) => config(env).DELIVERY_TIMEOUT_MS + LEASE_MAR
 interface Outcome {
   delivery: ClaimedDelivery;
   result: AttemptResult;
+  /** When this attempt ended: the batch's outcomes are only written once its slowest attempt ends. */
+  endedAt: number;
   status: DeliveryStatus;
   nextAttemptAt: number | null;
   scheduleStep: number;
@@ -38,7 +40,7 @@ function classify(
   result: AttemptResult,
   schedule: readonly number[],
   now: number,
-): Omit<Outcome, "delivery" | "result"> {
+): Omit<Outcome, "delivery" | "result" | "endedAt"> {
   const code = result.statusCode;
   if (code !== null && code >= 200 && code < 300) {
     return { status: "delivered", nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false };
@@ -110,7 +112,7 @@ export async function attemptClaimed(
       const verdict = permanent
         ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
         : classify(delivery, result, cfg.RETRY_SCHEDULE, now);
-      return { delivery, result, ...verdict };
+      return { delivery, result, endedAt: now, ...verdict };
     }),
   );
 
@@ -122,7 +124,7 @@ export async function attemptClaimed(
     statements.push(
       insertAttempt(env.DB, {
         delivery_id: o.delivery.id,
-        at: now - o.result.durationMs,
+        at: o.endedAt - o.result.durationMs,
         status_code: o.result.statusCode,
         duration_ms: o.result.durationMs,
         error: o.result.error,

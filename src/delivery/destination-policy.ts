@@ -12,7 +12,7 @@
  * Any port is allowed on a public host: CRMs do listen on 8443 and the like,
  * and what a port can reach on a public host is that host's business. A name
  * that resolves to a private address (DNS rebinding) cannot be seen here
- * without resolving it; Workers' outbound fetch does not reach private
+ * without resolving it; on Cloudflare a Worker's fetch does not reach private
  * networks, so the names refused are the ones that mean "inside" by
  * definition.
  */

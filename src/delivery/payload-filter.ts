@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 
 /*
- * A small JSON filter on the outbound event (`{id, type, tenant, data}`):
+ * A small JSON filter on the outbound event (`{id, type, tenant, received_at, data}`):
  *   {"data.transfer_status": "2"}                               equals
  *   {"data.body.State": {"$in": ["HANGUP", "TALKRESULT"]}}      operators
  *   {"$or": [{…}, {…}]}                                          any of
@@ -66,21 +66,36 @@ function valueAt(doc: unknown, path: string): unknown {
   return node;
 }
 
+const DECIMAL = /^\s*-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+function asNumber(v: unknown): number {
+  if (typeof v === "number") return v;
+  return typeof v === "string" && DECIMAL.test(v) ? Number(v) : NaN;
+}
+
 /** Numbers and numeric strings compare as numbers (AiRudder mixes them); other strings as text. */
 function compare(a: unknown, b: number | string): number | null {
-  const na = typeof a === "number" ? a : typeof a === "string" && a.trim() !== "" ? Number(a) : NaN;
-  const nb = typeof b === "number" ? b : Number(b);
+  const na = asNumber(a);
+  const nb = asNumber(b);
   if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
   if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
   return null;
 }
 
+/** Equality with the same tolerance: `"2"` (as AiRudder often sends it) equals `2`. */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === typeof b || (typeof a !== "number" && typeof b !== "number")) return false;
+  const na = asNumber(a);
+  return !Number.isNaN(na) && na === asNumber(b);
+}
+
 function holds(value: unknown, cond: unknown): boolean {
-  if (typeof cond !== "object" || cond === null) return value === cond;
+  if (typeof cond !== "object" || cond === null) return same(value, cond);
   const ops = cond as Record<string, unknown>;
-  if ("$eq" in ops && value !== ops.$eq) return false;
-  if ("$neq" in ops && value === ops.$neq) return false;
-  if ("$in" in ops && !(ops.$in as unknown[]).includes(value)) return false;
+  if ("$eq" in ops && !same(value, ops.$eq)) return false;
+  if ("$neq" in ops && same(value, ops.$neq)) return false;
+  if ("$in" in ops && !(ops.$in as unknown[]).some((v) => same(value, v))) return false;
   if ("$exists" in ops && (value !== undefined) !== ops.$exists) return false;
   if ("$gte" in ops) {
     const c = compare(value, ops.$gte as number | string);

@@ -1,0 +1,475 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { afterEach, describe, expect, it } from "vitest";
+import type { AttemptRow } from "../src/db/queries";
+import { config, type Env } from "../src/env";
+import worker from "../src/index";
+import type { DeliveryMessage } from "../src/queue-messages";
+import sample from "./fixtures/inbound-transfer.sample.json?raw";
+import {
+  admin,
+  createDestination,
+  createTenant,
+  fakeCrm,
+  hangUntilAborted,
+  postCallback,
+  uniqueId,
+  waitUntil,
+  type CrmHandler,
+} from "./helpers";
+
+/** A delivery row as D1 holds it, lease included. */
+interface DeliveryState {
+  id: string;
+  status: string;
+  attempt_count: number;
+  schedule_step: number;
+  last_status_code: number | null;
+  next_attempt_at: number | null;
+  lease_owner: string | null;
+}
+
+type Tenant = Awaited<ReturnType<typeof createTenant>>;
+
+// Destinations are removed after each test, so that retries still queued find nothing to send.
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) await undo();
+});
+
+function crm(handler?: CrmHandler) {
+  const c = fakeCrm(handler);
+  cleanup.push(() => c.restore());
+  return c;
+}
+
+async function destination(tenant: Tenant, body: Record<string, unknown>) {
+  const d = await createDestination(tenant.id, body);
+  cleanup.push(() => admin("DELETE", `/v1/admin/destinations/${d.id}`));
+  return d;
+}
+
+/** The doc's sample with a call id of its own, so that every callback is a new event. */
+const callback = () => sample.replace("888d4df71e7744d7bd03080aea48ea9d", crypto.randomUUID().replace(/-/g, ""));
+
+async function send(tenant: Tenant, body = callback(), kind = "inbound-transfer"): Promise<string> {
+  const res = await postCallback(tenant.id, kind, body, tenant.token);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { event_id: string }).event_id;
+}
+
+const deliveryOf = (eventId: string, destinationId: string) =>
+  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
+    .bind(eventId, destinationId)
+    .first<DeliveryState>();
+
+const attemptsOf = async (deliveryId: string) =>
+  (await env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<AttemptRow>()).results;
+
+/** The delivery once `n` attempts are recorded and its claim is released. */
+const settled = (eventId: string, destinationId: string, n = 1, timeoutMs?: number) =>
+  waitUntil(async () => {
+    const d = await deliveryOf(eventId, destinationId);
+    return d !== null && d.attempt_count >= n && d.lease_owner === null && d;
+  }, timeoutMs);
+
+/**
+ * The Worker's env, with a deliveries queue that records what is sent instead
+ * of sending it: the test plays the queue, and no real consumer (with the
+ * default settings) races it for the same delivery.
+ */
+function drivenEnv(vars: Partial<Record<keyof Env, string>> = {}) {
+  const sent: MessageSendRequest<DeliveryMessage>[] = [];
+  const queue = {
+    send: async (body: DeliveryMessage, options?: QueueSendOptions) => void sent.push({ body, ...options }),
+    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => void sent.push(...messages),
+  };
+  return { env: { ...env, ...vars, DELIVERIES_QUEUE: queue as unknown as Queue<DeliveryMessage> } as Env, sent };
+}
+
+/** One batch of the deliveries queue, handed to the consumer as Cloudflare would. */
+async function deliver(e: Env, deliveryIds: readonly string[], messageIds = deliveryIds.map(() => uniqueId("msg"))) {
+  const batch = createMessageBatch<DeliveryMessage>(
+    "airudder-relay-deliveries",
+    deliveryIds.map((delivery_id, i) => ({ id: messageIds[i]!, timestamp: new Date(), attempts: 1, body: { t: "delivery", delivery_id } })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, e, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+const makeDue = (deliveryId: string, at = Date.now()) =>
+  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, at).run();
+
+/**
+ * A stored event whose delivery to each destination is due and has no queue
+ * message: the destinations are created paused (so the callback consumer only
+ * holds the deliveries) and then enabled in D1 directly, since PATCH would
+ * enqueue them itself.
+ */
+async function dueDeliveries(tenant: Tenant, destinationIds: readonly string[]) {
+  const eventId = await send(tenant);
+  const held = await Promise.all(
+    destinationIds.map((id) => waitUntil(async () => (await deliveryOf(eventId, id)) ?? undefined)),
+  );
+  for (const d of held) expect(d.status).toBe("held");
+  const now = Date.now();
+  await env.DB.batch([
+    ...destinationIds.map((id) => env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(id)),
+    ...held.map((d) => env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(d.id, now)),
+  ]);
+  return { eventId, deliveryIds: held.map((d) => d.id) };
+}
+
+async function oneDueDelivery(handler: CrmHandler, body: Record<string, unknown> = {}) {
+  const far = crm(handler);
+  const tenant = await createTenant();
+  const dest = await destination(tenant, { url: far.url(), ...body, enabled: false });
+  const { eventId, deliveryIds } = await dueDeliveries(tenant, [dest.id]);
+  return { crm: far, tenant, dest, eventId, deliveryId: deliveryIds[0]! };
+}
+
+/** A real callback to a fresh tenant with one destination answering `handler`; resolves once its first attempt is recorded. */
+async function firstAttempt(handler: CrmHandler) {
+  const far = crm(handler);
+  const tenant = await createTenant();
+  const dest = await destination(tenant, { url: far.url() });
+  const eventId = await send(tenant);
+  const delivery = await settled(eventId, dest.id);
+  const [attempt] = await attemptsOf(delivery.id);
+  return { crm: far, tenant, dest, eventId, delivery, attempt: attempt! };
+}
+
+describe("the outcome of an attempt", () => {
+  it("counts any 2xx answer as delivered", async () => {
+    const { delivery, attempt, crm: far } = await firstAttempt(() => new Response(null, { status: 204 }));
+    expect(far.requests).toHaveLength(1);
+    expect(delivery).toMatchObject({ status: "delivered", attempt_count: 1, last_status_code: 204, next_attempt_at: null });
+    expect(attempt).toMatchObject({ status_code: 204, error: null });
+  });
+
+  it("does not count a redirect as delivered, nor follow it", async () => {
+    const { delivery, crm: far } = await firstAttempt(() => new Response(null, { status: 302, headers: { location: "https://elsewhere.crm.test/" } }));
+    expect(delivery).toMatchObject({ status: "failed", last_status_code: 302 });
+    expect(far.requests).toHaveLength(1);
+  });
+
+  it("retries a 500 after 5 s ±20 %, keeping exactly the first 4 KiB of the answer", async () => {
+    const answer = Array.from({ length: 10_240 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("");
+    const { delivery, attempt, crm: far } = await firstAttempt(() => new Response(answer, { status: 500 }));
+    expect(delivery).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: 500, schedule_step: 1 });
+    const wait = delivery.next_attempt_at! - far.requests[0]!.at;
+    expect(wait).toBeGreaterThanOrEqual(4_000);
+    expect(wait).toBeLessThanOrEqual(6_000 + 1_000);
+    expect(attempt.status_code).toBe(500);
+    expect(new TextEncoder().encode(attempt.response_body!).byteLength).toBe(4096);
+    expect(attempt.response_body).toBe(answer.slice(0, 4096));
+
+    const shown = await admin("GET", `/v1/admin/deliveries/${delivery.id}`);
+    expect(shown.body).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: 500, next_attempt_at: new Date(delivery.next_attempt_at!).toISOString() });
+    expect(shown.body.attempts).toHaveLength(1);
+    expect(shown.body.attempts[0]).toMatchObject({ status_code: 500, error: null });
+  });
+
+  it("counts a timeout as a failure", async () => {
+    const { crm: far, deliveryId } = await oneDueDelivery(hangUntilAborted);
+    const driven = drivenEnv({ DELIVERY_TIMEOUT_MS: "200" });
+    const result = await deliver(driven.env, [deliveryId]);
+
+    expect(result.retryMessages).toEqual([]);
+    expect(far.requests).toHaveLength(1);
+    expect(far.requests[0]!.signal.aborted).toBe(true);
+    const [attempt, ...more] = await attemptsOf(deliveryId);
+    expect(more).toEqual([]);
+    expect(attempt).toMatchObject({ status_code: null, error: "timed out after 200 ms" });
+    expect(attempt!.duration_ms).toBeGreaterThanOrEqual(200);
+    const row = await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first<DeliveryState>();
+    expect(row).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: null, lease_owner: null });
+    expect(driven.sent).toHaveLength(1);
+    expect(driven.sent[0]!.body).toEqual({ t: "delivery", delivery_id: deliveryId });
+    expect(driven.sent[0]!.delaySeconds).toBeGreaterThanOrEqual(4);
+    expect(driven.sent[0]!.delaySeconds).toBeLessThanOrEqual(6);
+  });
+
+  it("counts a network error as a failure", async () => {
+    const tenant = await createTenant();
+    // Nothing listens on the discard port: the connection is refused.
+    const dest = await destination(tenant, { url: "http://127.0.0.1:9/hook" });
+    const eventId = await send(tenant);
+    const delivery = await settled(eventId, dest.id);
+    expect(delivery).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: null });
+    expect(delivery.next_attempt_at).not.toBeNull();
+    const [attempt] = await attemptsOf(delivery.id);
+    expect(attempt!.status_code).toBeNull();
+    expect(attempt!.error).toMatch(/^network error: /);
+  });
+
+  for (const status of [429, 503]) {
+    it(`waits at least the Retry-After of a ${status}`, async () => {
+      const { delivery, crm: far } = await firstAttempt(() => new Response("slow down", { status, headers: { "retry-after": "120" } }));
+      expect(delivery).toMatchObject({ status: "failed", last_status_code: status });
+      const wait = delivery.next_attempt_at! - far.requests[0]!.at;
+      expect(wait).toBeGreaterThanOrEqual(120_000);
+      expect(wait).toBeLessThanOrEqual(120_000 + 2_000);
+    });
+  }
+
+  it("caps a Retry-After of three days at 24 hours, chaining queue delays of at most 12 hours", async () => {
+    const threeDays = String(3 * 86_400);
+    const { crm: far, deliveryId } = await oneDueDelivery(() => new Response(null, { status: 503, headers: { "retry-after": threeDays } }));
+    const driven = drivenEnv();
+    await deliver(driven.env, [deliveryId]);
+
+    const row = await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first<DeliveryState>();
+    expect(row).toMatchObject({ status: "failed", last_status_code: 503 });
+    const wait = row!.next_attempt_at! - far.requests[0]!.at;
+    expect(wait).toBeGreaterThanOrEqual(86_400_000);
+    expect(wait).toBeLessThanOrEqual(86_400_000 + 2_000);
+    expect(driven.sent.map((m) => m.delaySeconds)).toEqual([43_200]);
+  });
+
+  it("pauses the destination on a 410 and holds its deliveries", async () => {
+    const { delivery, dest, tenant, crm: far } = await firstAttempt(() => new Response("gone", { status: 410 }));
+    expect(delivery).toMatchObject({ status: "held", attempt_count: 1, last_status_code: 410, next_attempt_at: null });
+    const shown = await admin("GET", `/v1/admin/destinations/${dest.id}`);
+    expect(shown.body.enabled).toBe(false);
+    expect(shown.body.disabled_reason).toMatch(/410/);
+
+    const later = await send(tenant);
+    const next = await waitUntil(async () => (await deliveryOf(later, dest.id)) ?? undefined);
+    expect(next.status).toBe("held");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(far.requests).toHaveLength(1);
+  });
+});
+
+describe("the retry schedule", () => {
+  it('with RETRY_SCHEDULE="1,1", ends dead after exactly 3 attempts, all recorded, all under one webhook-id', async () => {
+    const { crm: far, dest, eventId, deliveryId } = await oneDueDelivery(() => new Response("down", { status: 500 }));
+    const driven = drivenEnv({ RETRY_SCHEDULE: "1,1" });
+    const row = () => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first<DeliveryState>();
+
+    for (const step of [1, 2]) {
+      await deliver(driven.env, [deliveryId]);
+      const after = await row();
+      expect(after).toMatchObject({ status: "failed", attempt_count: step, schedule_step: step, last_status_code: 500 });
+      const wait = after!.next_attempt_at! - far.requests[step - 1]!.at;
+      expect(wait).toBeGreaterThanOrEqual(800);
+      expect(wait).toBeLessThanOrEqual(1_200 + 1_000);
+      await makeDue(deliveryId);
+    }
+    await deliver(driven.env, [deliveryId]);
+    expect(await row()).toMatchObject({ status: "dead", attempt_count: 3, next_attempt_at: null });
+
+    // A message still in flight for a dead delivery sends nothing.
+    await deliver(driven.env, [deliveryId]);
+    expect(far.requests).toHaveLength(3);
+    expect(driven.sent.map((m) => m.body.delivery_id)).toEqual([deliveryId, deliveryId]);
+
+    const attempts = await attemptsOf(deliveryId);
+    expect(attempts.map((a) => a.status_code)).toEqual([500, 500, 500]);
+    const shown = await admin("GET", `/v1/admin/deliveries/${deliveryId}`);
+    expect(shown.body).toMatchObject({ status: "dead", attempt_count: 3, next_attempt_at: null });
+    expect(shown.body.attempts).toHaveLength(3);
+
+    const webhook = new Webhook(dest.secret);
+    for (const r of far.requests) {
+      expect(r.headers["webhook-id"]).toBe(eventId);
+      expect(webhook.verify(r.body, r.headers)).toMatchObject({ id: eventId });
+    }
+  });
+});
+
+describe("what each destination gets", () => {
+  it("only the event types it subscribes to", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const qaOnly = await destination(tenant, { url: far.url("/qa"), event_types: ["airudder.qa.report"] });
+    const inbound = await destination(tenant, { url: far.url("/inbound"), event_types: ["airudder.inbound.transfer", "airudder.pds.task_status"] });
+    const all = await destination(tenant, { url: far.url("/all") });
+
+    const transfer = await send(tenant);
+    const generic = await send(tenant, JSON.stringify({ note: "not a known family", n: 1 }), "any");
+    await settled(transfer, inbound.id);
+    await settled(transfer, all.id);
+    await settled(generic, all.id);
+
+    expect(await deliveryOf(transfer, qaOnly.id)).toBeNull();
+    expect(await deliveryOf(generic, qaOnly.id)).toBeNull();
+    expect(await deliveryOf(generic, inbound.id)).toBeNull();
+    const got = (path: string) => far.requests.filter((r) => r.url === far.url(path)).map((r) => r.headers["webhook-id"]);
+    expect(got("/qa")).toEqual([]);
+    expect(got("/inbound")).toEqual([transfer]);
+    expect(got("/all").sort()).toEqual([transfer, generic].sort());
+    expect(JSON.parse(far.requests.find((r) => r.headers["webhook-id"] === generic)!.body).type).toBe("airudder.generic");
+  });
+
+  it('in format "raw", the body exactly as posted, signed as sent', async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url(), format: "raw" });
+    const posted = callback().replace('"robot_id": "7325"', '"robot_id"  :  "7325" ,\n\t"extra": 1.50e0, "esc": "\\u00e9\\/"');
+    const eventId = await send(tenant, posted);
+    const got = await waitUntil(async () => far.requests[0]);
+    expect(got.body).toBe(posted);
+    expect(got.headers["content-type"]).toBe("application/json");
+    expect(got.headers["webhook-id"]).toBe(eventId);
+    expect(new Webhook(dest.secret).verify(got.body, got.headers)).toEqual(JSON.parse(posted));
+  });
+
+  it("its custom headers, which cannot replace content-type or the webhook-* headers", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, {
+      url: far.url(),
+      headers: {
+        "X-Api-Key": "k-123",
+        Authorization: "Bearer crm-token",
+        "Content-Type": "text/plain",
+        "Webhook-Id": "forged",
+        "webhook-timestamp": "1",
+        "Webhook-Signature": "v1,Zm9yZ2Vk",
+      },
+    });
+    const eventId = await send(tenant);
+    const got = await waitUntil(async () => far.requests[0]);
+    expect(got.headers["x-api-key"]).toBe("k-123");
+    expect(got.headers.authorization).toBe("Bearer crm-token");
+    expect(got.headers["content-type"]).toBe("application/json");
+    expect(got.headers["webhook-id"]).toBe(eventId);
+    expect(got.headers["webhook-signature"]).not.toContain("Zm9yZ2Vk");
+    expect(Math.abs(Number(got.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
+    expect(new Webhook(dest.secret).verify(got.body, got.headers)).toMatchObject({ id: eventId });
+  });
+
+  it("after a secret rotation, two signatures that the old and the new secret each verify", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url() });
+    await send(tenant);
+    const before = await waitUntil(async () => far.requests[0]);
+    expect(before.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
+
+    const rotated = await admin<{ secret: string }>("POST", `/v1/admin/destinations/${dest.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(dest.secret);
+
+    const eventId = await send(tenant);
+    const after = await waitUntil(async () => far.requests[1]);
+    const signatures = after.headers["webhook-signature"]!.split(" ");
+    expect(signatures).toHaveLength(2);
+    for (const s of signatures) expect(s).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(new Webhook(dest.secret).verify(after.body, after.headers)).toMatchObject({ id: eventId });
+    expect(new Webhook(rotated.body.secret).verify(after.body, after.headers)).toMatchObject({ id: eventId });
+    const stranger = "whsec_" + btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
+    expect(() => new Webhook(stranger).verify(after.body, after.headers)).toThrow();
+  });
+});
+
+describe("independent destinations", () => {
+  it("a hung CRM does not hold up a healthy one of the same tenant", async () => {
+    const timeoutMs = config(env).DELIVERY_TIMEOUT_MS;
+    const hung = crm(hangUntilAborted);
+    const healthy = crm();
+    const tenant = await createTenant();
+    const hungDest = await destination(tenant, { url: hung.url() });
+    const healthyDest = await destination(tenant, { url: healthy.url() });
+
+    const eventId = await send(tenant);
+    const [got, stuck] = await waitUntil(async () => healthy.requests.length > 0 && hung.requests.length > 0 && [healthy.requests[0]!, hung.requests[0]!]);
+    expect(Math.abs(got.at - stuck.at)).toBeLessThan(timeoutMs / 3);
+
+    const hungDelivery = await settled(eventId, hungDest.id, 1, timeoutMs + 15_000);
+    expect(hungDelivery.status).toBe("failed");
+    const [hungAttempt] = await attemptsOf(hungDelivery.id);
+    expect(hungAttempt!.error).toBe(`timed out after ${timeoutMs} ms`);
+    const healthyDelivery = await deliveryOf(eventId, healthyDest.id);
+    expect(healthyDelivery).toMatchObject({ status: "delivered", attempt_count: 1 });
+    expect(healthy.requests).toHaveLength(1);
+    // Each attempt is recorded at the time it was made, not when the slowest of its batch ended.
+    const [healthyAttempt] = await attemptsOf(healthyDelivery!.id);
+    expect(Math.abs(healthyAttempt!.at - got.at)).toBeLessThan(timeoutMs / 3);
+    expect(Math.abs(hungAttempt!.at - stuck.at)).toBeLessThan(timeoutMs / 3);
+  }, 60_000);
+
+  it("a failing CRM's retries never send the healthy one its delivery again", async () => {
+    const failing = crm(() => new Response("down", { status: 500 }));
+    const healthy = crm();
+    const tenant = await createTenant();
+    const failingDest = await destination(tenant, { url: failing.url(), enabled: false });
+    const healthyDest = await destination(tenant, { url: healthy.url(), enabled: false });
+    const { eventId, deliveryIds } = await dueDeliveries(tenant, [failingDest.id, healthyDest.id]);
+    const driven = drivenEnv();
+    const messageIds = deliveryIds.map(() => uniqueId("msg"));
+
+    await deliver(driven.env, deliveryIds, messageIds);
+    expect(await deliveryOf(eventId, failingDest.id)).toMatchObject({ status: "failed", attempt_count: 1 });
+    expect(await deliveryOf(eventId, healthyDest.id)).toMatchObject({ status: "delivered", attempt_count: 1 });
+
+    // The failing one comes due again, and the whole first batch is redelivered as well as its own retry.
+    await makeDue(deliveryIds[0]!);
+    await deliver(driven.env, deliveryIds, messageIds);
+    await makeDue(deliveryIds[0]!);
+    await deliver(driven.env, [deliveryIds[0]!]);
+
+    expect(failing.requests).toHaveLength(3);
+    expect(healthy.requests).toHaveLength(1);
+    expect(await deliveryOf(eventId, healthyDest.id)).toMatchObject({ status: "delivered", attempt_count: 1 });
+    expect(await attemptsOf(deliveryIds[1]!)).toHaveLength(1);
+  });
+});
+
+describe("a delivery message", () => {
+  it("processed twice, in one batch, in two batches or in the same batch again, makes one attempt", async () => {
+    const { crm: far, deliveryId } = await oneDueDelivery(() => new Response("ok"));
+    const driven = drivenEnv();
+    const messageIds = [uniqueId("msg"), uniqueId("msg")];
+
+    const first = await deliver(driven.env, [deliveryId, deliveryId], messageIds);
+    expect(first.explicitAcks.sort()).toEqual([...messageIds].sort());
+    await deliver(driven.env, [deliveryId, deliveryId], messageIds);
+    await deliver(driven.env, [deliveryId]);
+
+    expect(far.requests).toHaveLength(1);
+    expect(await attemptsOf(deliveryId)).toHaveLength(1);
+    expect(await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "delivered", attempt_count: 1 });
+  });
+
+  it("processed by two consumers at once makes one attempt", async () => {
+    const { crm: far, deliveryId } = await oneDueDelivery(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      return new Response("ok");
+    });
+    const driven = drivenEnv();
+    const results = await Promise.all([deliver(driven.env, [deliveryId]), deliver(driven.env, [deliveryId])]);
+
+    for (const r of results) expect(r.explicitAcks).toHaveLength(1);
+    expect(far.requests).toHaveLength(1);
+    expect(await attemptsOf(deliveryId)).toHaveLength(1);
+  });
+
+  it("that arrives before the delivery is due is not attempted, and is sent on for the rest of the wait", async () => {
+    const { crm: far, deliveryId } = await oneDueDelivery(() => new Response("ok"));
+    const setWait = (ms: number) =>
+      env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, Date.now() + ms).run();
+
+    await setWait(20 * 3600_000);
+    const far20h = drivenEnv();
+    const result = await deliver(far20h.env, [deliveryId]);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect(far20h.sent).toEqual([expect.objectContaining({ body: { t: "delivery", delivery_id: deliveryId }, delaySeconds: 43_200 })]);
+
+    await setWait(100_000);
+    const soon = drivenEnv();
+    await deliver(soon.env, [deliveryId]);
+    expect(soon.sent).toHaveLength(1);
+    expect(soon.sent[0]!.delaySeconds).toBeGreaterThanOrEqual(99);
+    expect(soon.sent[0]!.delaySeconds).toBeLessThanOrEqual(100);
+
+    expect(far.requests).toHaveLength(0);
+    expect(await attemptsOf(deliveryId)).toHaveLength(0);
+    expect(await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "failed", attempt_count: 0 });
+  });
+});

@@ -1,0 +1,171 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import sample from "./fixtures/inbound-transfer.sample.json?raw";
+import { admin, createDestination, createTenant, fakeCrm, postCallback, waitUntil } from "./helpers";
+
+const crms: ReturnType<typeof fakeCrm>[] = [];
+const consoleSpies: { mockRestore(): void }[] = [];
+afterEach(() => {
+  crms.splice(0).forEach((c) => c.restore());
+  consoleSpies.splice(0).forEach((s) => s.mockRestore());
+});
+
+function captureConsole(): string[] {
+  const lines: string[] = [];
+  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+    consoleSpies.push(
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a) ?? String(a))).join(" "));
+      }),
+    );
+  }
+  return lines;
+}
+
+/** A Thai mobile number unique to this run, in the spellings AiRudder uses, and its neighbours. */
+function numbers() {
+  const digits = "668" + String(Math.floor(Math.random() * 1e8)).padStart(8, "0");
+  const last = Number(digits.at(-1));
+  return {
+    digits,
+    plus: "+" + digits,
+    spaced: `+${digits.slice(0, 2)} ${digits.slice(2, 4)}-${digits.slice(4, 7)}-${digits.slice(7)}`,
+    neighbour: digits.slice(0, -1) + String((last + 1) % 10),
+    longer: digits + "9",
+    national: "0" + digits.slice(2),
+  };
+}
+
+const inbound = (callid: string, caller: string, line = "Human: hello") => {
+  const p = JSON.parse(sample) as Record<string, unknown>;
+  return JSON.stringify({ ...p, callid, caller_number: caller, asr_result: ["Robot: hi", line] });
+};
+const pds = (callid: string, phone: string) =>
+  JSON.stringify({ type: "AgentStatus", body: { callid, phoneNumber: phone, State: "CALLING", agentName: "Somchai", timestamp: "1741919612345" } });
+const generic = (callid: string, note: string) => JSON.stringify({ callid, note });
+
+type EventRow = { id: string; tenant_id: string; kind: string; type: string; callid: string | null; received_at: number; payload: string | null; payload_state: string; phone_masked: string | null };
+const eventsOf = async (tenant: string) =>
+  (await env.DB.prepare("SELECT * FROM events WHERE tenant_id = ?1").bind(tenant).all<EventRow>()).results;
+
+describe("POST /v1/admin/tenants/{id}/erase", () => {
+  it("erases exactly the payloads holding the number, in any of its spellings, and keeps the metadata", async () => {
+    const n = numbers();
+    const crm = fakeCrm();
+    crms.push(crm);
+    const tenant = await createTenant();
+    const other = await createTenant();
+    await createDestination(tenant.id, { url: crm.url() });
+
+    const lines = captureConsole();
+    const holding = {
+      plusCaller: ["inbound-transfer", inbound("c-plus", n.plus)],
+      digitsPds: ["pds", pds("c-digits", n.digits)],
+      inTranscript: ["any", generic("c-text", `Human: call me on ${n.digits} please`)],
+      digitsInTranscript: ["inbound-transfer", inbound("c-asr", "", `Human: ${n.plus}`)],
+    } as const;
+    const notHolding = {
+      neighbour: ["inbound-transfer", inbound("c-neighbour", "+" + n.neighbour)],
+      longer: ["pds", pds("c-longer", n.longer)],
+      longerInText: ["any", generic("c-longer-text", `ref 1${n.digits}`)],
+      national: ["inbound-transfer", inbound("c-national", n.national)],
+    } as const;
+    const ids: Record<string, string> = {};
+    for (const [name, [kind, body]] of Object.entries({ ...holding, ...notHolding })) {
+      const res = await postCallback(tenant.id, kind, body, tenant.token);
+      expect(res.status, name).toBe(200);
+      ids[name] = ((await res.json()) as { event_id: string }).event_id;
+    }
+    const otherRes = await postCallback(other.id, "inbound-transfer", inbound("c-other", n.plus), other.token);
+    expect(otherRes.status).toBe(200);
+    const otherId = ((await otherRes.json()) as { event_id: string }).event_id;
+    // Refused bodies are kept in quarantine; the erase reaches them too.
+    expect((await postCallback(tenant.id, "inbound-transfer", JSON.stringify({ callid: "", caller_number: n.plus }), tenant.token)).status).toBe(422);
+    expect((await postCallback(tenant.id, "inbound-transfer", JSON.stringify({ callid: "", caller_number: n.neighbour }), tenant.token)).status).toBe(422);
+    expect((await postCallback(tenant.id, "inbound-transfer", `{"caller_number":"${n.plus}"`, tenant.token)).status).toBe(400);
+
+    const total = Object.keys(ids).length;
+    await waitUntil(async () => (await eventsOf(tenant.id)).length === total && (await eventsOf(other.id)).length === 1);
+    await waitUntil(async () => crm.requests.length === total);
+    await waitUntil(async () => {
+      const r = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE tenant_id = ?1 AND status = 'delivered'").bind(tenant.id).first<{ n: number }>();
+      return r!.n === total;
+    });
+
+    // Searchable columns keep at most the last four digits; no log line holds a number.
+    const before = await eventsOf(tenant.id);
+    for (const e of before) {
+      if (e.phone_masked !== null) expect(e.phone_masked).toMatch(/^\*{3}\d{1,4}$/);
+    }
+    expect(before.find((e) => e.id === ids.plusCaller)!.phone_masked).toBe("***" + n.digits.slice(-4));
+    const listed = await admin("GET", `/v1/admin/events?tenant=${tenant.id}&limit=50`);
+    for (const e of listed.body.data as { phone_masked: string | null }[]) expect(e.phone_masked ?? "").not.toMatch(/\d{5}/);
+    for (const spelling of [n.digits, n.national.slice(1), n.neighbour, n.digits.slice(2)]) {
+      expect(lines.filter((l) => l.includes(spelling))).toEqual([]);
+    }
+
+    const quarantineBefore = await env.DB.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).all<{ body: string }>();
+    expect(quarantineBefore.results).toHaveLength(2);
+
+    const erased = await admin("POST", `/v1/admin/tenants/${tenant.id}/erase`, { phone: n.spaced });
+    expect(erased.status).toBe(200);
+    const expected = Object.keys(holding).map((k) => ids[k]!);
+    expect(erased.body.events).toBe(expected.length);
+    expect([...erased.body.event_ids].sort()).toEqual([...expected].sort());
+
+    const after = new Map((await eventsOf(tenant.id)).map((e) => [e.id, e]));
+    for (const e of before) {
+      const now = after.get(e.id)!;
+      if (expected.includes(e.id)) {
+        expect(now).toMatchObject({ payload: null, payload_state: "erased" });
+        expect(now.phone_masked).toBeNull();
+        // Metadata stays.
+        expect(now).toMatchObject({ tenant_id: e.tenant_id, kind: e.kind, type: e.type, callid: e.callid, received_at: e.received_at });
+      } else {
+        expect(now).toEqual(e);
+      }
+    }
+    const otherRow = (await eventsOf(other.id))[0]!;
+    expect(otherRow).toMatchObject({ id: otherId, payload_state: "kept" });
+    expect(otherRow.payload).toContain(n.plus);
+
+    // Deliveries and their attempts are kept.
+    const deliveries = await env.DB.prepare(
+      "SELECT d.event_id, d.status, COUNT(a.id) AS attempts FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id WHERE d.tenant_id = ?1 GROUP BY d.id",
+    )
+      .bind(tenant.id)
+      .all<{ event_id: string; status: string; attempts: number }>();
+    expect(deliveries.results).toHaveLength(total);
+    for (const d of deliveries.results) expect(d).toMatchObject({ status: "delivered", attempts: 1 });
+
+    const detail = await admin("GET", `/v1/admin/events/${ids.plusCaller}`);
+    expect(detail.status).toBe(200);
+    expect(detail.body).toMatchObject({ id: ids.plusCaller, payload: null, payload_state: "erased", callid: "c-plus" });
+    expect(detail.body.deliveries).toHaveLength(1);
+    expect(detail.body.deliveries[0]).toMatchObject({ status: "delivered", attempts: [expect.objectContaining({ status_code: 200 })] });
+    expect(JSON.stringify(detail.body)).not.toContain(n.digits);
+    const kept = await admin("GET", `/v1/admin/events/${ids.neighbour}`);
+    expect(kept.body.payload).toMatchObject({ caller_number: "+" + n.neighbour });
+
+    // The quarantined copy holding the number is gone; the other one is not.
+    const quarantineAfter = await env.DB.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).all<{ body: string }>();
+    expect(quarantineAfter.results.map((q) => q.body)).toEqual([JSON.stringify({ callid: "", caller_number: n.neighbour })]);
+
+    // Nothing is left to erase; the digits-only spelling of the neighbour touches only its event.
+    expect((await admin("POST", `/v1/admin/tenants/${tenant.id}/erase`, { phone: n.plus })).body).toEqual({ events: 0, event_ids: [] });
+    const neighbour = await admin("POST", `/v1/admin/tenants/${tenant.id}/erase`, { phone: n.neighbour });
+    expect(neighbour.body).toEqual({ events: 1, event_ids: [ids.neighbour] });
+  });
+
+  it("answers 404 for an unknown tenant and touches nothing", async () => {
+    const n = numbers();
+    const tenant = await createTenant();
+    const res = await postCallback(tenant.id, "inbound-transfer", inbound("c-x", n.plus), tenant.token);
+    expect(res.status).toBe(200);
+    await waitUntil(async () => (await eventsOf(tenant.id)).length === 1);
+    const missing = await admin("POST", `/v1/admin/tenants/${tenant.id}-gone/erase`, { phone: n.plus });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("not_found");
+    expect((await eventsOf(tenant.id))[0]!.payload_state).toBe("kept");
+  });
+});

@@ -1,0 +1,248 @@
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, type MessageBatchMessage } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { Webhook } from "standardwebhooks";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import type { DeliveryMessage } from "../src/queue-messages";
+import sample from "./fixtures/inbound-transfer.sample.json?raw";
+import { admin, createDestination, createTenant, fakeCrm, postCallback, uniqueId, waitUntil } from "./helpers";
+
+interface DeliveryState {
+  id: string;
+  status: string;
+  attempt_count: number;
+  lease_owner: string | null;
+}
+
+type Tenant = Awaited<ReturnType<typeof createTenant>>;
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const undo of cleanup.splice(0).reverse()) await undo();
+});
+
+function crm() {
+  const c = fakeCrm();
+  cleanup.push(() => c.restore());
+  return c;
+}
+
+async function destination(tenant: Tenant, body: Record<string, unknown>) {
+  const d = await createDestination(tenant.id, body);
+  cleanup.push(() => admin("DELETE", `/v1/admin/destinations/${d.id}`));
+  return d;
+}
+
+const callback = () => sample.replace("888d4df71e7744d7bd03080aea48ea9d", crypto.randomUUID().replace(/-/g, ""));
+
+const deliveryOf = (eventId: string, destinationId: string) =>
+  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
+    .bind(eventId, destinationId)
+    .first<DeliveryState>();
+
+/** The Worker's env with a deliveries queue that records each message and then really sends it. */
+function recordingEnv(vars: Partial<Record<keyof Env, string>> = {}) {
+  const sent: MessageSendRequest<DeliveryMessage>[] = [];
+  const queue = {
+    send: async (body: DeliveryMessage, options?: QueueSendOptions) => {
+      sent.push({ body, ...options });
+      await env.DELIVERIES_QUEUE.send(body, options);
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => {
+      const list = [...messages];
+      sent.push(...list);
+      await env.DELIVERIES_QUEUE.sendBatch(list);
+    },
+  };
+  return { env: { ...env, ...vars, DELIVERIES_QUEUE: queue as unknown as Queue<DeliveryMessage> } as Env, sent };
+}
+
+const runSweep = (e: Env = env) => worker.scheduled(createScheduledController({ cron: "* * * * *" }), e);
+
+/**
+ * A stored event with a held delivery to a paused destination, which the test
+ * then turns into whatever lost or claimed state it needs, in D1 directly:
+ * none of these states has a queue message, which is the point.
+ */
+async function storedDelivery(tenant: Tenant, destinationId: string) {
+  const res = await postCallback(tenant.id, "inbound-transfer", callback(), tenant.token);
+  expect(res.status).toBe(200);
+  const { event_id: eventId } = (await res.json()) as { event_id: string };
+  const held = await waitUntil(async () => (await deliveryOf(eventId, destinationId)) ?? undefined);
+  expect(held.status).toBe("held");
+  return { eventId, deliveryId: held.id };
+}
+
+const enableInD1 = (destinationId: string) =>
+  env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(destinationId).run();
+
+describe("the sweep", () => {
+  it("re-enqueues a due delivery whose queue message was lost, which is then delivered", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url(), enabled: false });
+    const { eventId, deliveryId } = await storedDelivery(tenant, dest.id);
+    await enableInD1(dest.id);
+    await env.DB.prepare(
+      "UPDATE deliveries SET status = 'failed', attempt_count = 1, schedule_step = 1, next_attempt_at = ?2, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+    )
+      .bind(deliveryId, Date.now() - 5 * 60_000)
+      .run();
+
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(far.requests).toHaveLength(0);
+
+    const recording = recordingEnv();
+    await runSweep(recording.env);
+    expect(recording.sent.filter((m) => m.body.delivery_id === deliveryId)).toHaveLength(1);
+
+    await waitUntil(async () => (await deliveryOf(eventId, dest.id))?.status === "delivered");
+    expect(far.requests).toHaveLength(1);
+    expect(far.requests[0]!.headers["webhook-id"]).toBe(eventId);
+    expect(await deliveryOf(eventId, dest.id)).toMatchObject({ attempt_count: 2, lease_owner: null });
+  });
+
+  it("leaves alone a delivery whose claim has not expired, and one that is not yet overdue", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url(), enabled: false });
+    const claimed = await storedDelivery(tenant, dest.id);
+    const justDue = await storedDelivery(tenant, dest.id);
+    await enableInD1(dest.id);
+    const now = Date.now();
+    await env.DB.batch([
+      // Being attempted right now by another invocation, whose lease runs for another minute.
+      env.DB.prepare(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = ?2, lease_owner = 'another-invocation', lease_until = ?3 WHERE id = ?1",
+      ).bind(claimed.deliveryId, now - 5 * 60_000, now + 60_000),
+      // Due a moment ago: its own queue message is still on the way.
+      env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = ?2 WHERE id = ?1").bind(justDue.deliveryId, now - 1_000),
+    ]);
+
+    const recording = recordingEnv();
+    await runSweep(recording.env);
+    const ids = recording.sent.map((m) => m.body.delivery_id);
+    expect(ids).not.toContain(claimed.deliveryId);
+    expect(ids).not.toContain(justDue.deliveryId);
+    expect(far.requests).toHaveLength(0);
+
+    // Once the lease has run out, the delivery is the sweep's to take.
+    await env.DB.prepare("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1").bind(claimed.deliveryId, Date.now() - 1).run();
+    const after = recordingEnv();
+    await runSweep(after.env);
+    expect(after.sent.map((m) => m.body.delivery_id)).toContain(claimed.deliveryId);
+    await waitUntil(async () => (await deliveryOf(claimed.eventId, dest.id))?.status === "delivered");
+  });
+
+  it("stores and delivers a large callback whose queue message was lost, once it has waited 60 s in the inbox", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url() });
+    const body = callback();
+    const eventId = "evt_" + crypto.randomUUID().replace(/-/g, "");
+    const inbox = (receivedAt: number) =>
+      env.DB.prepare("INSERT INTO inbox (event_id, tenant_id, kind, type, received_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(eventId, tenant.id, "inbound-transfer", "airudder.inbound.transfer", receivedAt, body)
+        .run();
+    const inboxRow = () => env.DB.prepare("SELECT event_id FROM inbox WHERE event_id = ?1").bind(eventId).first();
+
+    // Too fresh: its queue message may still be on the way.
+    await inbox(Date.now() - 10_000);
+    await runSweep();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await inboxRow()).not.toBeNull();
+    expect(far.requests).toHaveLength(0);
+
+    await env.DB.prepare("UPDATE inbox SET received_at = ?2 WHERE event_id = ?1").bind(eventId, Date.now() - 90_000).run();
+    await runSweep();
+    const got = await waitUntil(async () => far.requests[0]);
+    expect(got.headers["webhook-id"]).toBe(eventId);
+    expect((new Webhook(dest.secret).verify(got.body, got.headers) as { data: unknown }).data).toEqual(JSON.parse(body));
+    await waitUntil(async () => (await deliveryOf(eventId, dest.id))?.status === "delivered");
+    expect(await inboxRow()).toBeNull();
+    const stored = await admin("GET", `/v1/admin/events/${eventId}`);
+    expect(stored.status).toBe(200);
+    expect(stored.body).toMatchObject({ id: eventId, tenant: tenant.id, type: "airudder.inbound.transfer", payload_state: "kept" });
+  });
+
+  it("with RETENTION_DAYS=1, purges older payloads and removes older attempts and quarantine, keeping newer ones", async () => {
+    const tenant = uniqueId("t-retention");
+    const now = Date.now();
+    const old = now - 2 * 86_400_000;
+    const recent = now - 3600_000;
+    const ids = { oldEvent: uniqueId("evt_old"), newEvent: uniqueId("evt_new"), oldQ: uniqueId("qua_old"), newQ: uniqueId("qua_new") };
+    const delivery = uniqueId("dlv_retention");
+    const event = (id: string, at: number) =>
+      env.DB.prepare(
+        "INSERT INTO events (id, tenant_id, kind, type, received_at, payload, callid, batch_nonce) VALUES (?1, ?2, 'generic', 'airudder.generic', ?3, ?4, ?5, 'test')",
+      ).bind(id, tenant, at, JSON.stringify({ callid: id }), id);
+    const attempt = (at: number) =>
+      env.DB.prepare("INSERT INTO attempts (delivery_id, at, status_code, duration_ms) VALUES (?1, ?2, 200, 5)").bind(delivery, at);
+    const quarantine = (id: string, at: number) =>
+      env.DB.prepare(
+        "INSERT INTO quarantine (id, tenant_id, kind, received_at, last_received_at, body, issues) VALUES (?1, ?2, 'pds', ?3, ?3, '{}', '[]')",
+      ).bind(id, tenant, at);
+    await env.DB.batch([
+      event(ids.oldEvent, old),
+      event(ids.newEvent, recent),
+      attempt(old),
+      attempt(recent),
+      quarantine(ids.oldQ, old),
+      quarantine(ids.newQ, recent),
+    ]);
+
+    // The default retention (30 days) keeps all of it.
+    await runSweep();
+    const events = async () =>
+      (await env.DB.prepare("SELECT id, payload, payload_state, callid FROM events WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all()).results;
+    const attempts = async () =>
+      (await env.DB.prepare("SELECT at FROM attempts WHERE delivery_id = ?1 ORDER BY at").bind(delivery).all<{ at: number }>()).results.map((a) => a.at);
+    const quarantined = async () =>
+      (await env.DB.prepare("SELECT id FROM quarantine WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all<{ id: string }>()).results.map((q) => q.id);
+    expect((await events()).map((e) => e.payload_state)).toEqual(["kept", "kept"]);
+    expect(await attempts()).toEqual([old, recent]);
+    expect(await quarantined()).toEqual([ids.oldQ, ids.newQ]);
+
+    await runSweep({ ...env, RETENTION_DAYS: "1" } as Env);
+    expect(await events()).toEqual([
+      // The metadata stays; only the payload goes.
+      { id: ids.oldEvent, payload: null, payload_state: "purged", callid: ids.oldEvent },
+      { id: ids.newEvent, payload: JSON.stringify({ callid: ids.newEvent }), payload_state: "kept", callid: ids.newEvent },
+    ]);
+    expect(await attempts()).toEqual([recent]);
+    expect(await quarantined()).toEqual([ids.newQ]);
+  });
+});
+
+describe("the dead-letter queue", () => {
+  it("records every message in dead_letters and acks it", async () => {
+    const messages: MessageBatchMessage[] = [
+      { id: uniqueId("dl"), timestamp: new Date(), attempts: 11, body: { t: "delivery", delivery_id: uniqueId("dlv") } },
+      { id: uniqueId("dl"), timestamp: new Date(), attempts: 11, body: { t: "callback", event_id: uniqueId("evt"), tenant_id: "x" } },
+    ];
+    const batch = createMessageBatch("airudder-relay-dead-letters", messages);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks.sort()).toEqual(messages.map((m) => m.id).sort());
+    for (const m of messages) {
+      const row = await env.DB.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(m.id).first<{ queue: string; body: string }>();
+      expect(row).not.toBeNull();
+      expect(row!.queue).toBe("airudder-relay-dead-letters");
+      expect(JSON.parse(row!.body)).toEqual(m.body);
+    }
+
+    // The same batch again (a redelivery) records nothing twice.
+    const again = createMessageBatch("airudder-relay-dead-letters", messages);
+    const ctx2 = createExecutionContext();
+    await worker.queue(again, env, ctx2);
+    expect((await getQueueResult(again, ctx2)).explicitAcks).toHaveLength(2);
+    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM dead_letters WHERE id IN (?1, ?2)")
+      .bind(messages[0]!.id, messages[1]!.id)
+      .first<{ n: number }>();
+    expect(count!.n).toBe(2);
+  });
+});
