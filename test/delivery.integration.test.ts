@@ -380,6 +380,9 @@ describe("independent destinations", () => {
     const eventId = await send(tenant);
     const [got, stuck] = await waitUntil(async () => healthy.requests.length > 0 && hung.requests.length > 0 && [healthy.requests[0]!, hung.requests[0]!]);
     expect(Math.abs(got.at - stuck.at)).toBeLessThan(timeoutMs / 3);
+    // The healthy outcome is on record while the hung attempt is still in flight.
+    await waitUntil(async () => (await deliveryOf(eventId, healthyDest.id))?.status === "delivered", timeoutMs / 2);
+    expect(await deliveryOf(eventId, hungDest.id)).toMatchObject({ status: "pending", attempt_count: 0 });
 
     const hungDelivery = await settled(eventId, hungDest.id, 1, timeoutMs + 15_000);
     expect(hungDelivery.status).toBe("failed");

@@ -112,7 +112,13 @@ const recover = createRoute({
   path: "/v1/admin/destinations/{id}/recover",
   security,
   request: { params: z.object({ id: z.string() }), body: jsonBody(z.object({ since: timeParam.pipe(z.number()) })) },
-  responses: { 202: jsonContent(z.object({ queued: z.number().int() }), "failed and dead deliveries since then, tried again"), ...errors },
+  responses: {
+    202: jsonContent(
+      z.object({ queued: z.number().int(), held: z.number().int() }),
+      "failed and dead deliveries since then, tried again from the start of the schedule (held instead while the destination is paused)",
+    ),
+    ...errors,
+  },
 });
 
 async function headerNames(dest: DestinationRow, env: Env): Promise<string[]> {
@@ -228,6 +234,6 @@ export const destinationRoutes = router()
     const { since } = c.req.valid("json");
     (await getDestination(c.env.DB, id)) ?? notFound("destination");
     const rows = (await failedDeliveriesSince(c.env.DB, id, since)).results;
-    await restartDeliveries(c.env, rows.map((r) => r.id));
-    return c.json({ queued: rows.length }, 202);
+    const queued = await restartDeliveries(c.env, rows.map((r) => r.id));
+    return c.json({ queued, held: rows.length - queued }, 202);
   });

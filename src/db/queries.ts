@@ -466,13 +466,17 @@ export const releaseHeld = (db: D1Database, destinationId: string, now: number) 
     .bind(destinationId, now)
     .all<{ id: string; created_at: number }>();
 
-/** Starts a delivery's schedule again from the beginning (operator retry, replay, recover). */
+/**
+ * Starts a delivery's schedule again from the beginning (operator retry,
+ * replay, recover). A claim in force is left alone: the attempt in flight
+ * records its outcome, and no second attempt starts beside it.
+ */
 export const restartDelivery = (db: D1Database, id: string, now: number) =>
   db
     .prepare(
       `UPDATE deliveries SET status = CASE WHEN destination_id IN (SELECT id FROM destinations WHERE enabled = 1)
            THEN 'pending' ELSE 'held' END,
-         schedule_step = 0, next_attempt_at = ?2, lease_owner = NULL, lease_until = NULL, updated_at = ?2
+         schedule_step = 0, next_attempt_at = ?2, updated_at = ?2
        WHERE id = ?1 RETURNING id, status`,
     )
     .bind(id, now);
@@ -487,7 +491,7 @@ export const upsertReplayDelivery = (
       `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)
        ON CONFLICT (event_id, destination_id) DO UPDATE SET status = 'pending', schedule_step = 0,
-         next_attempt_at = ?5, lease_owner = NULL, lease_until = NULL, updated_at = ?5`,
+         next_attempt_at = ?5, updated_at = ?5`,
     )
     .bind(d.id, d.event_id, d.destination_id, d.tenant_id, now);
 

@@ -91,9 +91,31 @@ async function attemptOne(
 }
 
 /**
+ * How long a batch waits for its attempts before recording those that have
+ * ended. Healthy CRMs answer well within it, so a batch is normally recorded
+ * with one D1 round trip; a hung CRM delays only its own record, not the
+ * others' (which would otherwise look pending, and be re-sent by the sweep
+ * if the invocation died, until the hung attempt timed out).
+ */
+export const RECORD_TOGETHER_MS = 2000;
+
+/** The values that settle within `ms`, and the promises of the rest. */
+async function settledWithin<T>(promises: readonly Promise<T>[], ms: number): Promise<{ done: T[]; late: Promise<T>[] }> {
+  const values = new Map<number, T>();
+  const tracked = promises.map((p, i) => p.then((v) => void values.set(i, v)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([Promise.all(tracked), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  if (timer !== undefined) clearTimeout(timer);
+  return {
+    done: [...values.values()],
+    late: promises.filter((_, i) => !values.has(i)),
+  };
+}
+
+/**
  * Makes one attempt for each claimed delivery, all in parallel, and records
- * every outcome in one D1 batch: the attempt, the delivery's new state, and
- * each destination's health. Failures that may be retried go back on the
+ * the outcomes: the attempt, the delivery's new state, and each
+ * destination's health. Failures that may be retried go back on the
  * deliveries queue with their delay; the sweep covers a send that fails.
  */
 export async function attemptClaimed(
@@ -105,17 +127,28 @@ export async function attemptClaimed(
 ): Promise<void> {
   if (claimed.length === 0) return;
   const cfg = config(env);
-  const outcomes: Outcome[] = await Promise.all(
-    claimed.map(async (delivery) => {
-      const { result, permanent } = await attemptOne(env, delivery, destinations.get(delivery.destination_id));
-      const now = Date.now();
-      const verdict = permanent
-        ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
-        : classify(delivery, result, cfg.RETRY_SCHEDULE, now);
-      return { delivery, result, endedAt: now, ...verdict };
-    }),
-  );
+  const attempts = claimed.map(async (delivery): Promise<Outcome> => {
+    const { result, permanent } = await attemptOne(env, delivery, destinations.get(delivery.destination_id));
+    const now = Date.now();
+    const verdict = permanent
+      ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
+      : classify(delivery, result, cfg.RETRY_SCHEDULE, now);
+    return { delivery, result, endedAt: now, ...verdict };
+  });
+  const { done, late } = await settledWithin(attempts, RECORD_TOGETHER_MS);
+  await recordOutcomes(env, ctx, owner, done, destinations);
+  await Promise.all(late.map(async (p) => recordOutcomes(env, ctx, owner, [await p], destinations)));
+}
 
+/** Writes a group of outcomes in one D1 batch, then alerts and schedules their retries. */
+async function recordOutcomes(
+  env: Env,
+  ctx: ExecutionContext,
+  owner: string,
+  outcomes: readonly Outcome[],
+  destinations: ReadonlyMap<string, DestinationRow>,
+): Promise<void> {
+  if (outcomes.length === 0) return;
   const now = Date.now();
   const statements: D1PreparedStatement[] = [];
   const health = new Map<string, { succeeded: boolean; failures: number; deads: number }>();
