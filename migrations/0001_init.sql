@@ -49,7 +49,8 @@ CREATE TABLE events (
   batch_nonce TEXT NOT NULL
 );
 CREATE INDEX events_tenant_received ON events (tenant_id, received_at DESC);
-CREATE INDEX events_received ON events (received_at DESC);
+-- Only rows that still hold a payload: retention walks this, never the purged past.
+CREATE INDEX events_purgeable ON events (received_at) WHERE payload IS NOT NULL;
 CREATE INDEX events_tenant_callid ON events (tenant_id, callid, seq);
 
 CREATE TABLE deliveries (
@@ -70,12 +71,15 @@ CREATE TABLE deliveries (
   updated_at INTEGER NOT NULL,
   UNIQUE (event_id, destination_id)
 );
-CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
-CREATE INDEX deliveries_destination ON deliveries (destination_id, status, created_at);
+-- Partial: a delivered or dead delivery leaves the index, so finishing one
+-- costs one index write, and the sweep reads only live work.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
+-- Without status, so that a delivery changing state does not rewrite this index.
+CREATE INDEX deliveries_destination ON deliveries (destination_id, created_at);
 CREATE INDEX deliveries_tenant ON deliveries (tenant_id, created_at DESC);
 
 CREATE TABLE attempts (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY, -- not AUTOINCREMENT: that costs a sqlite_sequence write per attempt
   delivery_id TEXT NOT NULL,
   at INTEGER NOT NULL,
   status_code INTEGER,
@@ -98,6 +102,7 @@ CREATE TABLE quarantine (
   replayed_event_id TEXT
 );
 CREATE INDEX quarantine_tenant_received ON quarantine (tenant_id, received_at DESC);
+CREATE INDEX quarantine_last_received ON quarantine (last_received_at);
 
 -- Bodies too large for a queue message wait here until the consumer stores them.
 CREATE TABLE inbox (

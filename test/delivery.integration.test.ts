@@ -368,6 +368,54 @@ describe("what each destination gets", () => {
   });
 });
 
+describe("one destination's turn in a deliveries batch", () => {
+  /** `n` events held for one paused destination, then made due at once, with no queue message. */
+  async function backlog(handler: CrmHandler, n: number) {
+    const far = crm(handler);
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url(), enabled: false });
+    const events: string[] = [];
+    const due: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const eventId = await send(tenant);
+      const held = await waitUntil(async () => (await deliveryOf(eventId, dest.id)) ?? undefined);
+      expect(held.status).toBe("held");
+      events.push(eventId);
+      due.push(held.id);
+    }
+    const now = Date.now();
+    await env.DB.batch([
+      env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id),
+      ...due.map((id) => env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(id, now)),
+    ]);
+    return { far, events, due };
+  }
+
+  const row = (id: string) => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<DeliveryState>();
+
+  it("goes in the order received and stops at the first failure, handing the rest back unattempted", async () => {
+    const { far, due } = await backlog(() => new Response("down", { status: 503, headers: { "retry-after": "600" } }), 3);
+    const driven = drivenEnv();
+
+    await deliver(driven.env, [...due].reverse());
+    expect(far.requests).toHaveLength(1);
+    const first = await row(due[0]!);
+    expect(first).toMatchObject({ status: "failed", attempt_count: 1 });
+    expect(first!.next_attempt_at!).toBeGreaterThanOrEqual(Date.now() + 590_000);
+    for (const id of due.slice(1)) {
+      expect(await row(id)).toMatchObject({ status: "pending", attempt_count: 0, schedule_step: 0, lease_owner: null, next_attempt_at: first!.next_attempt_at });
+    }
+    expect(driven.sent.map((m) => m.body.delivery_id).sort()).toEqual([...due].sort());
+    expect(driven.sent.every((m) => (m.delaySeconds ?? 0) >= 590)).toBe(true);
+  });
+
+  it("delivers a healthy destination's backlog oldest first", async () => {
+    const { far, events, due } = await backlog(() => new Response("ok"), 4);
+    await deliver(drivenEnv().env, [due[2]!, due[0]!, due[3]!, due[1]!]);
+    expect(far.requests.map((r) => r.headers["webhook-id"])).toEqual(events);
+  });
+});
+
 describe("independent destinations", () => {
   it("a hung CRM does not hold up a healthy one of the same tenant", async () => {
     const timeoutMs = config(env).DELIVERY_TIMEOUT_MS;

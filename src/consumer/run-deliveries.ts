@@ -7,7 +7,7 @@ import {
   type ClaimedDelivery,
   type DestinationRow,
 } from "../db/queries";
-import { attemptClaimed, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
+import { attemptInOrder, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
 import type { Env } from "../env";
 import type { DeliveryMessage } from "../queue-messages";
 
@@ -29,7 +29,7 @@ export async function runDeliveries(
   const [, , claimedResult, earlyResult] = await env.DB.batch([
     holdPausedDeliveries(env.DB, ids),
     claimDueDeliveries(env.DB, ids, owner, now, leaseMs(env)),
-    claimedBy(env.DB, owner),
+    claimedBy(env.DB, owner, { deliveryIds: ids }),
     notYetDue(env.DB, ids, now),
   ]);
   const claimed = claimedResult!.results as ClaimedDelivery[];
@@ -40,6 +40,6 @@ export async function runDeliveries(
     ? (await destinationsByIds(env.DB, destinationIds).all<DestinationRow>()).results
     : [];
   await scheduleRetries(env, early.map((e) => ({ id: e.id, at: e.next_attempt_at })), now);
-  await attemptClaimed(env, ctx, owner, claimed, new Map(destinations.map((d) => [d.id, d])));
+  await attemptInOrder(env, ctx, owner, claimed, new Map(destinations.map((d) => [d.id, d])));
   for (const m of messages) m.ack();
 }

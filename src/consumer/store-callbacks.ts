@@ -11,7 +11,7 @@ import {
   type ClaimedDelivery,
   type DestinationRow,
 } from "../db/queries";
-import { attemptClaimed, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
+import { attemptInParallel, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
 import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/routing";
 import type { Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
@@ -95,7 +95,7 @@ export async function storeCallbacks(
   const eventIds = stored.map((s) => s.message.body.event_id);
   statements.push(
     claimFirstAttempts(env.DB, eventIds, [...inlineDestinations], nonce, now, leaseMs(env)),
-    claimedBy(env.DB, nonce),
+    claimedBy(env.DB, nonce, { eventIds }),
   );
   const results = await env.DB.batch(statements);
   const claimed = results.at(-1)!.results as ClaimedDelivery[];
@@ -110,6 +110,6 @@ export async function storeCallbacks(
     );
     await scheduleRetries(env, queued, now);
   }
-  await attemptClaimed(env, ctx, nonce, claimed, destinations);
+  await attemptInParallel(env, ctx, nonce, claimed, destinations);
   for (const m of messages) m.ack();
 }

@@ -395,15 +395,19 @@ export const holdPausedDeliveries = (db: D1Database, deliveryIds: readonly strin
     )
     .bind(ids(deliveryIds));
 
-export const claimedBy = (db: D1Database, owner: string) =>
+/**
+ * The deliveries this invocation claimed, looked up through the ids it asked
+ * for (an index seek), never by scanning for the owner.
+ */
+export const claimedBy = (db: D1Database, owner: string, by: { eventIds: readonly string[] } | { deliveryIds: readonly string[] }) =>
   db
     .prepare(
       `SELECT d.id, d.event_id, d.destination_id, d.attempt_count, d.schedule_step,
          e.type AS event_type, e.tenant_id, e.received_at, e.seq, e.payload
        FROM deliveries d JOIN events e ON e.id = d.event_id
-       WHERE d.lease_owner = ?1`,
+       WHERE ${"eventIds" in by ? "d.event_id" : "d.id"} IN (SELECT value FROM json_each(?2)) AND d.lease_owner = ?1`,
     )
-    .bind(owner);
+    .bind(owner, ids("eventIds" in by ? by.eventIds : by.deliveryIds));
 
 /** Not yet due (a delay longer than the queue allows, or a retry that came early). */
 export const notYetDue = (db: D1Database, deliveryIds: readonly string[], now: number) =>
@@ -420,6 +424,14 @@ export const insertAttempt = (db: D1Database, a: AttemptRow) =>
       "INSERT INTO attempts (delivery_id, at, status_code, duration_ms, error, response_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
     .bind(a.delivery_id, a.at, a.status_code, a.duration_ms, a.error, a.response_body);
+
+/** Hands a claimed, unattempted delivery back, due again at `at`. */
+export const deferClaimed = (db: D1Database, id: string, owner: string, at: number) =>
+  db
+    .prepare(
+      "UPDATE deliveries SET next_attempt_at = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+    )
+    .bind(id, owner, at);
 
 /** Records the outcome of an attempt and releases the claim, only if this invocation still holds it. */
 export const finishAttempt = (

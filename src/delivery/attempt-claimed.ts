@@ -1,5 +1,6 @@
 import {
   disableDestination,
+  deferClaimed,
   disableFailingDestination,
   finishAttempt,
   insertAttempt,
@@ -112,13 +113,27 @@ async function settledWithin<T>(promises: readonly Promise<T>[], ms: number): Pr
   };
 }
 
+/** After a failure, how soon the rest of that destination's batch is tried when the failure sets no later time. */
+export const DEFER_AFTER_FAILURE_MS = 5000;
+
+async function attemptToOutcome(
+  env: Env,
+  delivery: ClaimedDelivery,
+  destinations: ReadonlyMap<string, DestinationRow>,
+): Promise<Outcome> {
+  const { result, permanent } = await attemptOne(env, delivery, destinations.get(delivery.destination_id));
+  const now = Date.now();
+  const verdict = permanent
+    ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
+    : classify(delivery, result, config(env).RETRY_SCHEDULE, now);
+  return { delivery, result, endedAt: now, ...verdict };
+}
+
 /**
- * Makes one attempt for each claimed delivery, all in parallel, and records
- * the outcomes: the attempt, the delivery's new state, and each
- * destination's health. Failures that may be retried go back on the
- * deliveries queue with their delay; the sweep covers a send that fails.
+ * New events (the callbacks consumer): one attempt for each claimed delivery,
+ * all in parallel, recorded together. Only healthy destinations get these.
  */
-export async function attemptClaimed(
+export async function attemptInParallel(
   env: Env,
   ctx: ExecutionContext,
   owner: string,
@@ -126,18 +141,49 @@ export async function attemptClaimed(
   destinations: ReadonlyMap<string, DestinationRow>,
 ): Promise<void> {
   if (claimed.length === 0) return;
-  const cfg = config(env);
-  const attempts = claimed.map(async (delivery): Promise<Outcome> => {
-    const { result, permanent } = await attemptOne(env, delivery, destinations.get(delivery.destination_id));
-    const now = Date.now();
-    const verdict = permanent
-      ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
-      : classify(delivery, result, cfg.RETRY_SCHEDULE, now);
-    return { delivery, result, endedAt: now, ...verdict };
-  });
+  const attempts = claimed.map((d) => attemptToOutcome(env, d, destinations));
   const { done, late } = await settledWithin(attempts, RECORD_TOGETHER_MS);
   await recordOutcomes(env, ctx, owner, done, destinations);
   await Promise.all(late.map(async (p) => recordOutcomes(env, ctx, owner, [await p], destinations)));
+}
+
+/**
+ * Retries, releases and recoveries (the deliveries consumer): destinations in
+ * parallel, each destination's deliveries one after another in the order
+ * their events were received. The first failure stops that destination's
+ * turn: the rest are handed back unattempted (no schedule step spent) for
+ * when the failure says to try again, so a down or hung CRM costs one
+ * timeout per batch, never one per delivery, and a released backlog
+ * arrives in order.
+ */
+export async function attemptInOrder(
+  env: Env,
+  ctx: ExecutionContext,
+  owner: string,
+  claimed: readonly ClaimedDelivery[],
+  destinations: ReadonlyMap<string, DestinationRow>,
+): Promise<void> {
+  const byDestination = new Map<string, ClaimedDelivery[]>();
+  for (const d of claimed) byDestination.set(d.destination_id, [...(byDestination.get(d.destination_id) ?? []), d]);
+  await Promise.all(
+    [...byDestination.values()].map(async (group) => {
+      group.sort((a, b) => a.received_at - b.received_at || (a.seq ?? 0) - (b.seq ?? 0) || a.event_id.localeCompare(b.event_id));
+      for (let i = 0; i < group.length; i++) {
+        const outcome = await attemptToOutcome(env, group[i]!, destinations);
+        await recordOutcomes(env, ctx, owner, [outcome], destinations);
+        if (outcome.status !== "delivered") {
+          await deferUnattempted(env, owner, group.slice(i + 1), outcome.nextAttemptAt ?? Date.now() + DEFER_AFTER_FAILURE_MS);
+          return;
+        }
+      }
+    }),
+  );
+}
+
+async function deferUnattempted(env: Env, owner: string, rest: readonly ClaimedDelivery[], at: number): Promise<void> {
+  if (rest.length === 0) return;
+  await env.DB.batch(rest.map((d) => deferClaimed(env.DB, d.id, owner, at)));
+  await scheduleRetries(env, rest.map((d) => ({ id: d.id, at })), Date.now());
 }
 
 /** Writes a group of outcomes in one D1 batch, then alerts and schedules their retries. */
