@@ -5,7 +5,7 @@ import { insertInbox } from "../src/db/queries";
 import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
-import { createDestination, createTenant, fakeCrm, uniqueId } from "./helpers";
+import { createDestination, createTenant, fakeCrm, uniqueId, waitUntil } from "./helpers";
 
 const CALLBACKS = "airudder-relay-callbacks";
 
@@ -125,6 +125,20 @@ describe("the callbacks queue consumer", () => {
     expect(result.retryBatch.retry).toBe(false);
     expect(await eventsWithId(good.event_id)).toBe(1);
     expect(crm.requests).toHaveLength(1);
+  });
+
+  it("isolates a poison message: the rest of its batch is stored and acked, only it is retried", async () => {
+    const { tenant, crm } = await tenantWithCrm();
+    const good = [await callbackMessage(tenant.id, transferBody()), await callbackMessage(tenant.id, transferBody())];
+    // Well-formed as a message, but its body cannot be stored: the whole batch throws.
+    const poison = { ...(await callbackMessage(tenant.id, transferBody())), body: "{ not json" };
+
+    const result = await runBatch([queued("good-0", good[0]), queued("poison", poison, 3), queued("good-1", good[1])]);
+    expect(result.explicitAcks.sort()).toEqual(["good-0", "good-1"]);
+    expect(result.retryMessages.map((r) => r.msgId)).toEqual(["poison"]);
+    for (const g of good) expect(await eventsWithId(g.event_id)).toBe(1);
+    expect(await eventsWithId(poison.event_id)).toBe(0);
+    await waitUntil(async () => crm.requests.length === 2);
   });
 
   it("retries every message with a delay, and acks none, when the D1 write fails", async () => {

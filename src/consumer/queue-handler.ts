@@ -26,31 +26,47 @@ function wellFormed<S extends z.ZodType>(messages: readonly Message<unknown>[], 
   }) as Message<z.infer<S>>[];
 }
 
+const retryDelay = (m: Message<unknown>) => ({ delaySeconds: Math.min(300, 5 * 2 ** Math.min(m.attempts, 6)) });
+
 /**
  * Every ack and retry is decided here or below, message by message. A batch
- * that throws is retried with a growing delay: storage and claims are
- * idempotent, so a retry finishes what the first try started and never
- * repeats an attempt.
+ * that throws is tried again one message at a time, so that one callback D1
+ * cannot take (a poison message) does not drag the other 99 to the
+ * dead-letter queue; a message that fails alone is retried with a growing
+ * delay. Storage and claims are idempotent, so a second try only finishes
+ * what the first started and never repeats an attempt.
  */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext): Promise<void> {
-  let run: () => Promise<void>;
+  let run: (messages: readonly Message<unknown>[]) => Promise<void>;
   switch (batch.queue) {
     case QUEUES.callbacks:
-      run = () => storeCallbacks(wellFormed(batch.messages, callbackMessageSchema), env, ctx);
+      run = (messages) => storeCallbacks(wellFormed(messages, callbackMessageSchema), env, ctx);
       break;
     case QUEUES.deliveries:
-      run = () => runDeliveries(wellFormed(batch.messages, deliveryMessageSchema), env, ctx);
+      run = (messages) => runDeliveries(wellFormed(messages, deliveryMessageSchema), env, ctx);
       break;
     case QUEUES.deadLetters:
-      run = () => recordDeadLetters(batch.queue, batch.messages, env);
+      run = (messages) => recordDeadLetters(batch.queue, messages, env);
       break;
     default:
       throw new Error(`unknown queue ${batch.queue}`);
   }
   try {
-    await run();
+    await run(batch.messages);
+    return;
   } catch (err) {
-    console.error(JSON.stringify({ level: "error", msg: "queue batch failed; retrying", queue: batch.queue, size: batch.messages.length, error: String(err) }));
-    for (const m of batch.messages) m.retry({ delaySeconds: Math.min(300, 5 * 2 ** Math.min(m.attempts, 6)) });
+    console.error(JSON.stringify({ level: "error", msg: "queue batch failed; trying its messages one by one", queue: batch.queue, size: batch.messages.length, error: String(err) }));
+  }
+  if (batch.messages.length === 1) {
+    batch.messages[0]!.retry(retryDelay(batch.messages[0]!));
+    return;
+  }
+  for (const m of batch.messages) {
+    try {
+      await run([m]);
+    } catch (err) {
+      console.error(JSON.stringify({ level: "error", msg: "queue message failed; retrying", queue: batch.queue, id: m.id, error: String(err) }));
+      m.retry(retryDelay(m));
+    }
   }
 }
