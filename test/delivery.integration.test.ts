@@ -1,22 +1,22 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { AttemptRow } from "../src/db/queries";
 import { config, type Env } from "../src/env";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
-import sample from "./fixtures/inbound-transfer.sample.json?raw";
 import {
   admin,
-  createDestination,
   createTenant,
-  fakeCrm,
   hangUntilAborted,
   postCallback,
   uniqueId,
   waitUntil,
   type CrmHandler,
+  cleanedUpAfterEach,
+  freshCallback,
+  type Tenant,
 } from "./helpers";
 
 /** A delivery row as D1 holds it, lease included. */
@@ -30,28 +30,9 @@ interface DeliveryState {
   lease_owner: string | null;
 }
 
-type Tenant = Awaited<ReturnType<typeof createTenant>>;
 
-// Destinations are removed after each test, so that retries still queued find nothing to send.
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const undo of cleanup.splice(0).reverse()) await undo();
-});
-
-function crm(handler?: CrmHandler) {
-  const c = fakeCrm(handler);
-  cleanup.push(() => c.restore());
-  return c;
-}
-
-async function destination(tenant: Tenant, body: Record<string, unknown>) {
-  const d = await createDestination(tenant.id, body);
-  cleanup.push(() => admin("DELETE", `/v1/admin/destinations/${d.id}`));
-  return d;
-}
-
-/** The doc's sample with a call id of its own, so that every callback is a new event. */
-const callback = () => sample.replace("888d4df71e7744d7bd03080aea48ea9d", crypto.randomUUID().replace(/-/g, ""));
+const { crm, destination } = cleanedUpAfterEach();
+const callback = freshCallback;
 
 async function send(tenant: Tenant, body = callback(), kind = "inbound-transfer"): Promise<string> {
   const res = await postCallback(tenant.id, kind, body, tenant.token);

@@ -1,5 +1,8 @@
 import { env, exports } from "cloudflare:workers";
-import { vi } from "vitest";
+import { afterEach, vi } from "vitest";
+import sample from "./fixtures/inbound-transfer.sample.json?raw";
+
+const SAMPLE_CALLID = "888d4df71e7744d7bd03080aea48ea9d";
 
 export const ADMIN = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
 
@@ -98,4 +101,32 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, 
     },
     { timeout: timeoutMs, interval: 50 },
   );
+}
+
+export type Tenant = Awaited<ReturnType<typeof createTenant>>;
+
+/** The doc's sample with a call id of its own, so that every callback is a new event. */
+export const freshCallback = () => sample.replace(SAMPLE_CALLID, crypto.randomUUID().replace(/-/g, ""));
+
+/**
+ * Fake CRMs and destinations that are removed after each test, so that
+ * retries still queued from one test find nothing to send in the next.
+ */
+export function cleanedUpAfterEach() {
+  const cleanup: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo();
+  });
+  return {
+    crm(handler?: CrmHandler) {
+      const c = fakeCrm(handler);
+      cleanup.push(() => c.restore());
+      return c;
+    },
+    async destination(tenant: Tenant, body: Record<string, unknown>) {
+      const d = await createDestination(tenant.id, body);
+      cleanup.push(() => admin("DELETE", `/v1/admin/destinations/${d.id}`));
+      return d;
+    },
+  };
 }

@@ -1,7 +1,15 @@
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
-import sample from "./fixtures/inbound-transfer.sample.json?raw";
-import { admin, createDestination, createTenant, fakeCrm, postCallback, waitUntil, type CrmHandler } from "./helpers";
+import { describe, expect, it } from "vitest";
+import {
+  admin,
+  createTenant,
+  postCallback,
+  waitUntil,
+  type CrmHandler,
+  cleanedUpAfterEach,
+  freshCallback,
+  type Tenant,
+} from "./helpers";
 
 interface DeliveryState {
   id: string;
@@ -13,27 +21,9 @@ interface DeliveryState {
   created_at: number;
 }
 
-type Tenant = Awaited<ReturnType<typeof createTenant>>;
 
-// Destinations are removed after each test, so that retries still queued find nothing to send.
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const undo of cleanup.splice(0).reverse()) await undo();
-});
-
-function crm(handler?: CrmHandler) {
-  const c = fakeCrm(handler);
-  cleanup.push(() => c.restore());
-  return c;
-}
-
-async function destination(tenant: Tenant, body: Record<string, unknown>) {
-  const d = await createDestination(tenant.id, body);
-  cleanup.push(() => admin("DELETE", `/v1/admin/destinations/${d.id}`));
-  return d;
-}
-
-const callback = () => sample.replace("888d4df71e7744d7bd03080aea48ea9d", crypto.randomUUID().replace(/-/g, ""));
+const { crm, destination } = cleanedUpAfterEach();
+const callback = freshCallback;
 
 async function send(tenant: Tenant): Promise<string> {
   const res = await postCallback(tenant.id, "inbound-transfer", callback(), tenant.token);

@@ -1,12 +1,20 @@
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, type MessageBatchMessage } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
-import sample from "./fixtures/inbound-transfer.sample.json?raw";
-import { admin, createDestination, createTenant, fakeCrm, postCallback, uniqueId, waitUntil } from "./helpers";
+import {
+  admin,
+  createTenant,
+  postCallback,
+  uniqueId,
+  waitUntil,
+  cleanedUpAfterEach,
+  freshCallback,
+  type Tenant,
+} from "./helpers";
 
 interface DeliveryState {
   id: string;
@@ -15,26 +23,9 @@ interface DeliveryState {
   lease_owner: string | null;
 }
 
-type Tenant = Awaited<ReturnType<typeof createTenant>>;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const undo of cleanup.splice(0).reverse()) await undo();
-});
-
-function crm() {
-  const c = fakeCrm();
-  cleanup.push(() => c.restore());
-  return c;
-}
-
-async function destination(tenant: Tenant, body: Record<string, unknown>) {
-  const d = await createDestination(tenant.id, body);
-  cleanup.push(() => admin("DELETE", `/v1/admin/destinations/${d.id}`));
-  return d;
-}
-
-const callback = () => sample.replace("888d4df71e7744d7bd03080aea48ea9d", crypto.randomUUID().replace(/-/g, ""));
+const { crm, destination } = cleanedUpAfterEach();
+const callback = freshCallback;
 
 const deliveryOf = (eventId: string, destinationId: string) =>
   env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
