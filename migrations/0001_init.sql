@@ -68,15 +68,16 @@ CREATE TABLE deliveries (
   lease_owner TEXT,
   lease_until INTEGER,
   created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  UNIQUE (event_id, destination_id)
+  updated_at INTEGER NOT NULL
 );
+-- No index on event_id: a delivery's id is `dlv_<event hash>_<destination>`,
+-- so an event's deliveries are a range of the primary key, and the id being
+-- derived from the pair already makes the pair unique.
 -- Partial: a delivered or dead delivery leaves the index, so finishing one
 -- costs one index write, and the sweep reads only live work.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
 -- Without status, so that a delivery changing state does not rewrite this index.
 CREATE INDEX deliveries_destination ON deliveries (destination_id, created_at);
-CREATE INDEX deliveries_tenant ON deliveries (tenant_id, created_at DESC);
 
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY, -- not AUTOINCREMENT: that costs a sqlite_sequence write per attempt
@@ -87,8 +88,8 @@ CREATE TABLE attempts (
   error TEXT,
   response_body TEXT
 );
+-- Retention deletes attempts through their delivery, so no index on `at` is written.
 CREATE INDEX attempts_delivery ON attempts (delivery_id, at);
-CREATE INDEX attempts_at ON attempts (at);
 
 CREATE TABLE quarantine (
   id TEXT PRIMARY KEY,

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
+import { deliveryIdFor } from "../src/delivery/routing";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
 import {
@@ -157,19 +158,24 @@ describe("the sweep", () => {
     expect(stored.body).toMatchObject({ id: eventId, tenant: tenant.id, type: "airudder.inbound.transfer", payload_state: "kept" });
   });
 
-  it("with RETENTION_DAYS=1, purges older payloads and removes older attempts and quarantine, keeping newer ones", async () => {
+  it("with RETENTION_DAYS=1, purges older payloads with their attempts, and older quarantine, keeping newer ones", async () => {
     const tenant = uniqueId("t-retention");
     const now = Date.now();
     const old = now - 2 * 86_400_000;
     const recent = now - 3600_000;
-    const ids = { oldEvent: uniqueId("evt_old"), newEvent: uniqueId("evt_new"), oldQ: uniqueId("qua_old"), newQ: uniqueId("qua_new") };
-    const delivery = uniqueId("dlv_retention");
+    const hex = () => crypto.randomUUID().replace(/-/g, "");
+    const ids = { oldEvent: `evt_${hex()}`, newEvent: `evt_${hex()}`, oldQ: uniqueId("qua_old"), newQ: uniqueId("qua_new") };
+    const deliveries = { old: deliveryIdFor(ids.oldEvent, "dst_retention"), recent: deliveryIdFor(ids.newEvent, "dst_retention") };
     const event = (id: string, at: number) =>
       env.DB.prepare(
         "INSERT INTO events (id, tenant_id, kind, type, received_at, payload, callid, batch_nonce) VALUES (?1, ?2, 'generic', 'airudder.generic', ?3, ?4, ?5, 'test')",
       ).bind(id, tenant, at, JSON.stringify({ callid: id }), id);
-    const attempt = (at: number) =>
-      env.DB.prepare("INSERT INTO attempts (delivery_id, at, status_code, duration_ms) VALUES (?1, ?2, 200, 5)").bind(delivery, at);
+    const delivery = (id: string, eventId: string, at: number) =>
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, attempt_count, created_at, updated_at) VALUES (?1, ?2, 'dst_retention', ?3, 'delivered', 1, ?4, ?4)",
+      ).bind(id, eventId, tenant, at);
+    const attempt = (deliveryId: string, at: number) =>
+      env.DB.prepare("INSERT INTO attempts (delivery_id, at, status_code, duration_ms) VALUES (?1, ?2, 200, 5)").bind(deliveryId, at);
     const quarantine = (id: string, at: number) =>
       env.DB.prepare(
         "INSERT INTO quarantine (id, tenant_id, kind, received_at, last_received_at, body, issues) VALUES (?1, ?2, 'pds', ?3, ?3, '{}', '[]')",
@@ -177,8 +183,10 @@ describe("the sweep", () => {
     await env.DB.batch([
       event(ids.oldEvent, old),
       event(ids.newEvent, recent),
-      attempt(old),
-      attempt(recent),
+      delivery(deliveries.old, ids.oldEvent, old),
+      delivery(deliveries.recent, ids.newEvent, recent),
+      attempt(deliveries.old, old),
+      attempt(deliveries.recent, recent),
       quarantine(ids.oldQ, old),
       quarantine(ids.newQ, recent),
     ]);
@@ -188,11 +196,15 @@ describe("the sweep", () => {
     const events = async () =>
       (await env.DB.prepare("SELECT id, payload, payload_state, callid FROM events WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all()).results;
     const attempts = async () =>
-      (await env.DB.prepare("SELECT at FROM attempts WHERE delivery_id = ?1 ORDER BY at").bind(delivery).all<{ at: number }>()).results.map((a) => a.at);
+      (
+        await env.DB.prepare("SELECT delivery_id FROM attempts WHERE delivery_id IN (?1, ?2) ORDER BY at")
+          .bind(deliveries.old, deliveries.recent)
+          .all<{ delivery_id: string }>()
+      ).results.map((a) => a.delivery_id);
     const quarantined = async () =>
       (await env.DB.prepare("SELECT id FROM quarantine WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all<{ id: string }>()).results.map((q) => q.id);
     expect((await events()).map((e) => e.payload_state)).toEqual(["kept", "kept"]);
-    expect(await attempts()).toEqual([old, recent]);
+    expect(await attempts()).toEqual([deliveries.old, deliveries.recent]);
     expect(await quarantined()).toEqual([ids.oldQ, ids.newQ]);
 
     await runSweep({ ...env, RETENTION_DAYS: "1" } as Env);
@@ -201,8 +213,10 @@ describe("the sweep", () => {
       { id: ids.oldEvent, payload: null, payload_state: "purged", callid: ids.oldEvent },
       { id: ids.newEvent, payload: JSON.stringify({ callid: ids.newEvent }), payload_state: "kept", callid: ids.newEvent },
     ]);
-    expect(await attempts()).toEqual([recent]);
+    expect(await attempts()).toEqual([deliveries.recent]);
     expect(await quarantined()).toEqual([ids.newQ]);
+    const kept = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id IN (?1, ?2)").bind(deliveries.old, deliveries.recent).first<{ n: number }>();
+    expect(kept!.n).toBe(2);
   });
 });
 

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
 import { attemptsOf, deliveriesOfEvent, destinationsOfTenants, getEvent, listEvents, type DestinationRow } from "../db/queries";
 import { destinationWants, filterDocument } from "../delivery/routing";
+import { deliveryRangeOf } from "../delivery/routing";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
 import { replayEvent } from "./replay";
@@ -60,7 +61,7 @@ export const eventRoutes = router()
   })
   .openapi(get, async (c) => {
     const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
-    const deliveries = (await deliveriesOfEvent(c.env.DB, event.id)).results;
+    const deliveries = (await deliveriesOfEvent(c.env.DB, deliveryRangeOf(event.id))).results;
     const attempts = deliveries.length ? (await attemptsOf(c.env.DB, deliveries.map((d) => d.id))).results : [];
     return c.json(
       {

@@ -29,14 +29,12 @@ export async function replayEvent(
   destinationIds: readonly string[],
 ): Promise<string[]> {
   const now = Date.now();
-  const rows = await Promise.all(
-    destinationIds.map(async (destination_id) => ({
-      id: await deliveryIdFor(event.id, destination_id),
-      event_id: event.id,
-      destination_id,
-      tenant_id: event.tenant_id,
-    })),
-  );
+  const rows = destinationIds.map((destination_id) => ({
+    id: deliveryIdFor(event.id, destination_id),
+    event_id: event.id,
+    destination_id,
+    tenant_id: event.tenant_id,
+  }));
   if (rows.length === 0) return [];
   await env.DB.batch(rows.map((r) => upsertReplayDelivery(env.DB, r, now)));
   return restartDeliveries(env, rows.map((r) => r.id)).then(() => rows.map((r) => r.id));

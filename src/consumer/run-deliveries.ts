@@ -29,7 +29,7 @@ export async function runDeliveries(
   const [, , claimedResult, earlyResult] = await env.DB.batch([
     holdPausedDeliveries(env.DB, ids),
     claimDueDeliveries(env.DB, ids, owner, now, leaseMs(env)),
-    claimedBy(env.DB, owner, { deliveryIds: ids }),
+    claimedBy(env.DB, owner, ids),
     notYetDue(env.DB, ids, now),
   ]);
   const claimed = claimedResult!.results as ClaimedDelivery[];

@@ -70,46 +70,36 @@ export async function storeCallbacks(
   stored.sort((a, b) => a.message.body.received_at - b.message.body.received_at);
 
   const statements: D1PreparedStatement[] = [];
-  const inlineDestinations = new Set<string>();
-  const queuedDestinations = new Set<string>();
+  const inline: string[] = [];
+  const queued: { id: string; at: number }[] = [];
+  const leaseUntil = now + leaseMs(env);
   for (const s of stored) {
     const m = s.message.body;
     statements.push(
       insertEvent(env.DB, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload: s.body, ...s.columns }, nonce),
     );
     for (const dest of s.wantedBy) {
-      const status = dest.enabled ? "pending" : "held";
+      const id = deliveryIdFor(m.event_id, dest.id);
+      const attemptHere = dest.enabled === 1 && dest.consecutive_failures === 0;
       statements.push(
         insertDeliveryForNewEvent(
           env.DB,
-          { id: await deliveryIdFor(m.event_id, dest.id), event_id: m.event_id, destination_id: dest.id, tenant_id: m.tenant_id, status },
+          { id, event_id: m.event_id, destination_id: dest.id, tenant_id: m.tenant_id, status: dest.enabled ? "pending" : "held" },
           nonce,
           now,
+          attemptHere ? leaseUntil : null,
         ),
       );
-      if (dest.enabled) (dest.consecutive_failures > 0 ? queuedDestinations : inlineDestinations).add(dest.id);
+      if (attemptHere) inline.push(id);
+      else if (dest.enabled) queued.push({ id, at: now });
     }
     if (m.body === undefined) statements.push(deleteInbox(env.DB, m.event_id));
   }
-
-  const eventIds = stored.map((s) => s.message.body.event_id);
-  statements.push(
-    claimFirstAttempts(env.DB, eventIds, [...inlineDestinations], nonce, now, leaseMs(env)),
-    claimedBy(env.DB, nonce, { eventIds }),
-  );
+  statements.push(claimFirstAttempts(env.DB, inline, nonce, now, leaseMs(env)), claimedBy(env.DB, nonce, inline));
   const results = await env.DB.batch(statements);
   const claimed = results.at(-1)!.results as ClaimedDelivery[];
 
-  if (queuedDestinations.size > 0) {
-    const queued = await Promise.all(
-      stored.flatMap((s) =>
-        s.wantedBy
-          .filter((d) => queuedDestinations.has(d.id))
-          .map(async (d) => ({ id: await deliveryIdFor(s.message.body.event_id, d.id), at: now })),
-      ),
-    );
-    await scheduleRetries(env, queued, now);
-  }
+  await scheduleRetries(env, queued, now);
   await attemptInParallel(env, ctx, nonce, claimed, destinations);
   for (const m of messages) m.ack();
 }

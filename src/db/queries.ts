@@ -332,40 +332,46 @@ export const insertEvent = (
 /**
  * Creates a delivery only if this very invocation created the event: a
  * redelivered queue message, or AiRudder's retry of the same callback, finds
- * the event already stored by another invocation and adds nothing.
+ * the event already stored by another invocation and adds nothing. A delivery
+ * whose first attempt this invocation will make is created already claimed
+ * by it (`leaseUntil`), which saves a second write.
  */
 export const insertDeliveryForNewEvent = (
   db: D1Database,
   d: { id: string; event_id: string; destination_id: string; tenant_id: string; status: DeliveryStatus },
   batchNonce: string,
   now: number,
+  leaseUntil: number | null,
 ) =>
   db
     .prepare(
-      `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6 FROM events WHERE id = ?2 AND batch_nonce = ?7
-       ON CONFLICT (event_id, destination_id) DO NOTHING`,
+      `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at,
+         lease_owner, lease_until)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, CASE WHEN ?8 IS NULL THEN NULL ELSE ?7 END, ?8
+       FROM events WHERE id = ?2 AND batch_nonce = ?7
+       ON CONFLICT (id) DO NOTHING`,
     )
-    .bind(d.id, d.event_id, d.destination_id, d.tenant_id, d.status, now, batchNonce);
+    .bind(d.id, d.event_id, d.destination_id, d.tenant_id, d.status, now, batchNonce, leaseUntil);
 
-/** Claims the never-attempted deliveries of these events for this invocation. */
+/**
+ * Claims never-attempted deliveries left by an earlier invocation that
+ * stored them and then died before its first attempts.
+ */
 export const claimFirstAttempts = (
   db: D1Database,
-  eventIds: readonly string[],
-  destinationIds: readonly string[],
+  deliveryIds: readonly string[],
   owner: string,
   now: number,
   leaseMs: number,
 ) =>
   db
     .prepare(
-      `UPDATE deliveries SET lease_owner = ?3, lease_until = ?4 + ?5
-       WHERE event_id IN (SELECT value FROM json_each(?1))
-         AND destination_id IN (SELECT value FROM json_each(?2))
+      `UPDATE deliveries SET lease_owner = ?2, lease_until = ?3 + ?4
+       WHERE id IN (SELECT value FROM json_each(?1))
          AND status = 'pending' AND attempt_count = 0
-         AND (lease_until IS NULL OR lease_until < ?4)`,
+         AND (lease_until IS NULL OR lease_until < ?3)`,
     )
-    .bind(ids(eventIds), ids(destinationIds), owner, now, leaseMs);
+    .bind(ids(deliveryIds), owner, now, leaseMs);
 
 /** Claims due deliveries by id for this invocation (retries, sweeps, operator actions). */
 export const claimDueDeliveries = (
@@ -395,19 +401,16 @@ export const holdPausedDeliveries = (db: D1Database, deliveryIds: readonly strin
     )
     .bind(ids(deliveryIds));
 
-/**
- * The deliveries this invocation claimed, looked up through the ids it asked
- * for (an index seek), never by scanning for the owner.
- */
-export const claimedBy = (db: D1Database, owner: string, by: { eventIds: readonly string[] } | { deliveryIds: readonly string[] }) =>
+/** The deliveries this invocation claimed, looked up by their ids (a key seek, never a scan for the owner). */
+export const claimedBy = (db: D1Database, owner: string, deliveryIds: readonly string[]) =>
   db
     .prepare(
       `SELECT d.id, d.event_id, d.destination_id, d.attempt_count, d.schedule_step,
          e.type AS event_type, e.tenant_id, e.received_at, e.seq, e.payload
        FROM deliveries d JOIN events e ON e.id = d.event_id
-       WHERE ${"eventIds" in by ? "d.event_id" : "d.id"} IN (SELECT value FROM json_each(?2)) AND d.lease_owner = ?1`,
+       WHERE d.id IN (SELECT value FROM json_each(?2)) AND d.lease_owner = ?1`,
     )
-    .bind(owner, ids("eventIds" in by ? by.eventIds : by.deliveryIds));
+    .bind(owner, ids(deliveryIds));
 
 /** Not yet due (a delay longer than the queue allows, or a retry that came early). */
 export const notYetDue = (db: D1Database, deliveryIds: readonly string[], now: number) =>
@@ -502,7 +505,7 @@ export const upsertReplayDelivery = (
     .prepare(
       `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)
-       ON CONFLICT (event_id, destination_id) DO UPDATE SET status = 'pending', schedule_step = 0,
+       ON CONFLICT (id) DO UPDATE SET status = 'pending', schedule_step = 0,
          next_attempt_at = ?5, updated_at = ?5`,
     )
     .bind(d.id, d.event_id, d.destination_id, d.tenant_id, now);
@@ -572,8 +575,12 @@ export const listEvents = (
     )
     .all<Omit<EventRow, "payload">>();
 
-export const deliveriesOfEvent = (db: D1Database, eventId: string) =>
-  db.prepare("SELECT * FROM deliveries WHERE event_id = ?1 ORDER BY created_at, id").bind(eventId).all<DeliveryRow>();
+/** An event's deliveries: `range` is the event's span of delivery ids (see deliveryRangeOf). */
+export const deliveriesOfEvent = (db: D1Database, range: readonly [string, string]) =>
+  db
+    .prepare("SELECT * FROM deliveries WHERE id >= ?1 AND id < ?2 ORDER BY created_at, id")
+    .bind(range[0], range[1])
+    .all<DeliveryRow>();
 
 export const getDelivery = (db: D1Database, id: string) =>
   db.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<DeliveryRow>();
@@ -679,16 +686,26 @@ export const erasePhone = (db: D1Database, tenantId: string, needles: readonly s
       .bind(tenantId, ids(needles)),
   ]);
 
-/** Retention: bounded batches, so that a large backlog never exceeds one invocation's limits. */
+/**
+ * Retention, in bounded batches so that a backlog never exceeds one
+ * invocation's limits. Attempts go with the events being purged (found
+ * through their delivery ids' key range), before the payloads themselves.
+ */
 export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
   db.batch([
+    db
+      .prepare(
+        `DELETE FROM attempts WHERE delivery_id IN (
+           SELECT d.id FROM (SELECT id FROM events WHERE received_at < ?1 AND payload IS NOT NULL LIMIT ?2) e
+           JOIN deliveries d ON d.id >= 'dlv_' || substr(e.id, 5) || '_' AND d.id < 'dlv_' || substr(e.id, 5) || '\`')`,
+      )
+      .bind(before, limit),
     db
       .prepare(
         `UPDATE events SET payload = NULL, payload_state = 'purged'
          WHERE id IN (SELECT id FROM events WHERE received_at < ?1 AND payload IS NOT NULL LIMIT ?2)`,
       )
       .bind(before, limit),
-    db.prepare("DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE at < ?1 LIMIT ?2)").bind(before, limit),
     db
       .prepare("DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE last_received_at < ?1 LIMIT ?2)")
       .bind(before, limit),
