@@ -63,8 +63,8 @@ function applyMigrations() {
     console.error("Could not apply the D1 migrations; not starting.");
     process.exit(1);
   }
-  const applied = (result.stdout.match(/✅/g) || []).length;
-  console.log(applied ? `Applied ${applied} D1 migration(s) to ${persistDir}` : `D1 migrations up to date in ${persistDir}`);
+  const upToDate = /No migrations to apply/i.test(result.stdout);
+  console.log(upToDate ? `D1 migrations up to date in ${persistDir}` : `Applied the D1 migrations to ${persistDir}`);
 }
 
 async function waitForHealth(base, child) {

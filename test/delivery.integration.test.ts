@@ -374,20 +374,29 @@ describe("one destination's turn in a deliveries batch", () => {
 
   const row = (id: string) => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<DeliveryState>();
 
-  it("goes in the order received and stops at the first failure, handing the rest back unattempted", async () => {
-    const { far, due } = await backlog(() => new Response("down", { status: 503, headers: { "retry-after": "600" } }), 3);
+  it("goes in the order received and ends after three 'down' answers in a row, handing the rest back unattempted", async () => {
+    const { far, due } = await backlog(() => new Response("down", { status: 503, headers: { "retry-after": "600" } }), 5);
     const driven = drivenEnv();
 
     await deliver(driven.env, [...due].reverse());
-    expect(far.requests).toHaveLength(1);
-    const first = await row(due[0]!);
-    expect(first).toMatchObject({ status: "failed", attempt_count: 1 });
-    expect(first!.next_attempt_at!).toBeGreaterThanOrEqual(Date.now() + 590_000);
-    for (const id of due.slice(1)) {
-      expect(await row(id)).toMatchObject({ status: "pending", attempt_count: 0, schedule_step: 0, lease_owner: null, next_attempt_at: first!.next_attempt_at });
+    expect(far.requests.map((r) => r.headers["webhook-id"])).toHaveLength(3);
+    const tried = await Promise.all(due.slice(0, 3).map(row));
+    for (const t of tried) expect(t).toMatchObject({ status: "failed", attempt_count: 1 });
+    const third = tried[2]!;
+    expect(third.next_attempt_at!).toBeGreaterThanOrEqual(Date.now() + 590_000);
+    for (const id of due.slice(3)) {
+      expect(await row(id)).toMatchObject({ status: "pending", attempt_count: 0, schedule_step: 0, lease_owner: null, next_attempt_at: third.next_attempt_at });
     }
     expect(driven.sent.map((m) => m.body.delivery_id).sort()).toEqual([...due].sort());
     expect(driven.sent.every((m) => (m.delaySeconds ?? 0) >= 590)).toBe(true);
+  });
+
+  it("does not let one payload's 4xx hold up the rest of the destination's turn", async () => {
+    let n = 0;
+    const { far, due } = await backlog(() => new Response(n++ === 0 ? "bad payload" : "ok", { status: n === 1 ? 400 : 200 }), 4);
+    await deliver(drivenEnv().env, due);
+    expect(far.requests).toHaveLength(4);
+    expect((await Promise.all(due.map(row))).map((r) => r!.status)).toEqual(["failed", "delivered", "delivered", "delivered"]);
   });
 
   it("delivers a healthy destination's backlog oldest first", async () => {

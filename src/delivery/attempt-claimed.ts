@@ -113,8 +113,17 @@ async function settledWithin<T>(promises: readonly Promise<T>[], ms: number): Pr
   };
 }
 
-/** After a failure, how soon the rest of that destination's batch is tried when the failure sets no later time. */
-export const DEFER_AFTER_FAILURE_MS = 5000;
+/** Answers in a row that say "this destination is down" before its turn in a batch ends. */
+export const DOWN_IN_A_ROW_ENDS_TURN = 3;
+
+/** How soon the rest of a turn ended by a 410 is looked at again (they will be held). */
+export const DEFER_AFTER_GONE_MS = 5000;
+
+/** No answer, a timeout, a 5xx, 408 or 429: the destination, not this payload, is the problem. */
+function saysDown(o: Outcome): boolean {
+  const code = o.result.statusCode;
+  return code === null || code >= 500 || code === 408 || code === 429;
+}
 
 async function attemptToOutcome(
   env: Env,
@@ -150,11 +159,12 @@ export async function attemptInParallel(
 /**
  * Retries, releases and recoveries (the deliveries consumer): destinations in
  * parallel, each destination's deliveries one after another in the order
- * their events were received. The first failure stops that destination's
- * turn: the rest are handed back unattempted (no schedule step spent) for
- * when the failure says to try again, so a down or hung CRM costs one
- * timeout per batch, never one per delivery, and a released backlog
- * arrives in order.
+ * their events were received, so a released backlog arrives in order. A
+ * failure of one payload (a 4xx) does not hold up the others. Three "down"
+ * answers in a row (no answer, timeout, 5xx, 429) end that destination's
+ * turn: the rest are handed back unattempted (no retry step spent) for when
+ * the last failure says to try again, so a down or hung CRM costs three
+ * timeouts per batch, never one per delivery. A 410 ends the turn at once.
  */
 export async function attemptInOrder(
   env: Env,
@@ -168,12 +178,16 @@ export async function attemptInOrder(
   await Promise.all(
     [...byDestination.values()].map(async (group) => {
       group.sort((a, b) => a.received_at - b.received_at || (a.seq ?? 0) - (b.seq ?? 0) || a.event_id.localeCompare(b.event_id));
+      let downInARow = 0;
       for (let i = 0; i < group.length; i++) {
         const outcome = await attemptToOutcome(env, group[i]!, destinations);
         await recordOutcomes(env, ctx, owner, [outcome], destinations);
-        if (outcome.status !== "delivered") {
-          await deferUnattempted(env, owner, group.slice(i + 1), outcome.nextAttemptAt ?? Date.now() + DEFER_AFTER_FAILURE_MS);
-          return;
+        if (outcome.status === "delivered") downInARow = 0;
+        else if (saysDown(outcome)) downInARow++;
+        const rest = group.slice(i + 1);
+        if (outcome.gone) return deferUnattempted(env, owner, rest, Date.now() + DEFER_AFTER_GONE_MS);
+        if (downInARow >= DOWN_IN_A_ROW_ENDS_TURN) {
+          return deferUnattempted(env, owner, rest, outcome.nextAttemptAt ?? Date.now() + DEFER_AFTER_GONE_MS);
         }
       }
     }),
