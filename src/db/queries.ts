@@ -541,39 +541,51 @@ export interface EventFilters {
   until?: number;
 }
 
+/**
+ * A WHERE clause of only the filters given, with numbered parameters, so that
+ * SQLite can pick the index a filter needs (`?n IS NULL OR …` terms defeat
+ * every index). Column names come from this module, never from a request.
+ */
+function where(terms: readonly [sql: string, value: unknown][]): { sql: string; values: unknown[] } {
+  const given = terms.filter(([, v]) => v !== undefined && v !== null);
+  const values: unknown[] = [];
+  const parts = given.map(([sql, v]) => {
+    const termValues = Array.isArray(v) ? v : [v];
+    const numbered = sql.replace(/\?(\d)/g, (_, n: string) => `?${values.length + Number(n)}`);
+    values.push(...termValues);
+    return numbered;
+  });
+  return { sql: parts.length ? "WHERE " + parts.join(" AND ") : "", values };
+}
+
 export const listEvents = (
   db: D1Database,
   f: EventFilters,
   cursor: { received_at: number; id: string } | null,
   limit: number,
-) =>
-  db
+) => {
+  const w = where([
+    ["tenant_id = ?1", f.tenant],
+    ["type = ?1", f.type],
+    ["callid = ?1", f.callid],
+    ["task_id = ?1", f.task_id],
+    ["state = ?1", f.state],
+    ["agent = ?1", f.agent],
+    ["phone_masked = ?1", f.phone_last4 === undefined ? undefined : "***" + f.phone_last4],
+    ["received_at >= ?1", f.since],
+    ["received_at < ?1", f.until],
+    ["(received_at < ?1 OR (received_at = ?1 AND id < ?2))", cursor ? [cursor.received_at, cursor.id] : undefined],
+  ]);
+  return db
     .prepare(
       `SELECT id, tenant_id, kind, type, received_at, payload_state, callid, task_id, state, agent, phone_masked,
          call_time, seq
-       FROM events
-       WHERE (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR callid = ?3)
-         AND (?4 IS NULL OR task_id = ?4) AND (?5 IS NULL OR state = ?5) AND (?6 IS NULL OR agent = ?6)
-         AND (?7 IS NULL OR phone_masked = '***' || ?7)
-         AND (?8 IS NULL OR received_at >= ?8) AND (?9 IS NULL OR received_at < ?9)
-         AND (?10 IS NULL OR received_at < ?10 OR (received_at = ?10 AND id < ?11))
-       ORDER BY received_at DESC, id DESC LIMIT ?12`,
+       FROM events ${w.sql}
+       ORDER BY received_at DESC, id DESC LIMIT ?${w.values.length + 1}`,
     )
-    .bind(
-      f.tenant ?? null,
-      f.type ?? null,
-      f.callid ?? null,
-      f.task_id ?? null,
-      f.state ?? null,
-      f.agent ?? null,
-      f.phone_last4 ?? null,
-      f.since ?? null,
-      f.until ?? null,
-      cursor?.received_at ?? null,
-      cursor?.id ?? "",
-      limit,
-    )
+    .bind(...w.values, limit)
     .all<Omit<EventRow, "payload">>();
+};
 
 /** An event's deliveries: `range` is the event's span of delivery ids (see deliveryRangeOf). */
 export const deliveriesOfEvent = (db: D1Database, range: readonly [string, string]) =>
@@ -599,16 +611,18 @@ export const listDeliveries = (
   f: { status?: string; tenant?: string; destination?: string },
   cursor: { created_at: number; id: string } | null,
   limit: number,
-) =>
-  db
-    .prepare(
-      `SELECT * FROM deliveries
-       WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR tenant_id = ?2) AND (?3 IS NULL OR destination_id = ?3)
-         AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
-       ORDER BY created_at DESC, id DESC LIMIT ?6`,
-    )
-    .bind(f.status ?? null, f.tenant ?? null, f.destination ?? null, cursor?.created_at ?? null, cursor?.id ?? "", limit)
+) => {
+  const w = where([
+    ["status = ?1", f.status],
+    ["tenant_id = ?1", f.tenant],
+    ["destination_id = ?1", f.destination],
+    ["(created_at < ?1 OR (created_at = ?1 AND id < ?2))", cursor ? [cursor.created_at, cursor.id] : undefined],
+  ]);
+  return db
+    .prepare(`SELECT * FROM deliveries ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?${w.values.length + 1}`)
+    .bind(...w.values, limit)
     .all<DeliveryRow>();
+};
 
 export const listQuarantine = (
   db: D1Database,
