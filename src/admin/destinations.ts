@@ -14,7 +14,7 @@ import {
   updateDestination,
   type DestinationRow,
 } from "../db/queries";
-import { scheduleRetries } from "../delivery/attempt-claimed";
+import { scheduleRetries } from "../delivery/schedule-retries";
 import { refuseDestination } from "../delivery/destination-policy";
 import { payloadFilterSchema } from "../delivery/payload-filter";
 import { isSigningSecret, newSigningSecret } from "../delivery/sign";

@@ -1,5 +1,5 @@
 import { restartDelivery, upsertReplayDelivery } from "../db/queries";
-import { scheduleRetries } from "../delivery/attempt-claimed";
+import { scheduleRetries } from "../delivery/schedule-retries";
 import { deliveryIdFor } from "../delivery/routing";
 import type { Env } from "../env";
 

@@ -7,7 +7,8 @@ import {
   type ClaimedDelivery,
   type DestinationRow,
 } from "../db/queries";
-import { attemptInOrder, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
+import { attemptInOrder, leaseMs } from "../delivery/attempt-claimed";
+import { scheduleRetries } from "../delivery/schedule-retries";
 import type { Env } from "../env";
 import type { DeliveryMessage } from "../queue-messages";
 

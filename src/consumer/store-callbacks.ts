@@ -11,7 +11,8 @@ import {
   type ClaimedDelivery,
   type DestinationRow,
 } from "../db/queries";
-import { attemptInParallel, leaseMs, scheduleRetries } from "../delivery/attempt-claimed";
+import { attemptInParallel, leaseMs } from "../delivery/attempt-claimed";
+import { scheduleRetries } from "../delivery/schedule-retries";
 import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/routing";
 import type { Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";

@@ -1,5 +1,5 @@
 import { overdueDeliveries, purgeOlderThan, staleInbox } from "../db/queries";
-import { scheduleRetries } from "../delivery/attempt-claimed";
+import { scheduleRetries } from "../delivery/schedule-retries";
 import { config, type Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 

@@ -1,0 +1,88 @@
+import type { ClaimedDelivery, DeliveryStatus, DestinationRow } from "../db/queries";
+import { config, type Env } from "../env";
+import { refuseDestination } from "./destination-policy";
+import { buildRequest } from "./message";
+import { postOnce, type AttemptResult } from "./post";
+import { nextAttemptAt, parseRetryAfter } from "./schedule";
+
+/** One attempt and what it means for its delivery. */
+export interface Outcome {
+  delivery: ClaimedDelivery;
+  result: AttemptResult;
+  /** When this attempt ended (it may be recorded later, with others). */
+  endedAt: number;
+  status: DeliveryStatus;
+  nextAttemptAt: number | null;
+  scheduleStep: number;
+  gone: boolean;
+}
+
+function classify(
+  delivery: ClaimedDelivery,
+  result: AttemptResult,
+  schedule: readonly number[],
+  now: number,
+): Omit<Outcome, "delivery" | "result" | "endedAt"> {
+  const code = result.statusCode;
+  if (code !== null && code >= 200 && code < 300) {
+    return { status: "delivered", nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false };
+  }
+  if (code === 410) {
+    return { status: "held", nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: true };
+  }
+  const retryAfter = code === 429 || code === 503 ? parseRetryAfter(result.retryAfter, now) : null;
+  const next = nextAttemptAt(schedule, delivery.schedule_step, now, retryAfter);
+  return next === null
+    ? { status: "dead", nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
+    : { status: "failed", nextAttemptAt: next, scheduleStep: delivery.schedule_step + 1, gone: false };
+}
+
+const refused = (error: string): AttemptResult => ({
+  statusCode: null,
+  durationMs: 0,
+  error,
+  responseBody: null,
+  retryAfter: null,
+});
+
+async function attemptOne(
+  env: Env,
+  delivery: ClaimedDelivery,
+  dest: DestinationRow | undefined,
+): Promise<{ result: AttemptResult; permanent: boolean }> {
+  const cfg = config(env);
+  if (!dest) return { result: refused("destination was removed"), permanent: true };
+  if (delivery.payload === null) return { result: refused("event payload was purged or erased"), permanent: true };
+  const refusal = refuseDestination(dest.url, cfg.ALLOW_INSECURE_DESTINATIONS);
+  if (refusal) return { result: refused(`destination refused: ${refusal}`), permanent: true };
+  const now = Date.now();
+  const { body, headers } = await buildRequest(
+    dest,
+    {
+      id: delivery.event_id,
+      type: delivery.event_type,
+      tenant: delivery.tenant_id,
+      received_at: delivery.received_at,
+      seq: delivery.seq,
+      payload: delivery.payload,
+    },
+    env.ENCRYPTION_KEY,
+    now,
+  );
+  return { result: await postOnce(dest.url, headers, body, cfg.DELIVERY_TIMEOUT_MS), permanent: false };
+}
+
+/** Makes one attempt (unless the delivery can no longer be made) and judges the answer. */
+export async function attemptToOutcome(
+  env: Env,
+  delivery: ClaimedDelivery,
+  destinations: ReadonlyMap<string, DestinationRow>,
+): Promise<Outcome> {
+  const { result, permanent } = await attemptOne(env, delivery, destinations.get(delivery.destination_id));
+  const now = Date.now();
+  const verdict = permanent
+    ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
+    : classify(delivery, result, config(env).RETRY_SCHEDULE, now);
+  return { delivery, result, endedAt: now, ...verdict };
+}
+
