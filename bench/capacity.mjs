@@ -33,7 +33,7 @@ const through = (points) => (d) => {
 const per = {
   /**
    * Consumer, every first attempt 2xx: event 5 (row, its TEXT key's index, events_tenant_received,
-   * events_purgeable, events_tenant_callid); per destination 7: delivery 4 (row, key, deliveries_due,
+   * events_purgeable, events_callid); per destination 7: delivery 4 (row, key, deliveries_due,
    * deliveries_destination; created already claimed), attempt 2 (row, attempts_delivery), finish 1.
    * Measured 12.00, 26.00, 75.00 at 1, 3, 10 destinations.
    */

@@ -51,7 +51,8 @@ CREATE TABLE events (
 CREATE INDEX events_tenant_received ON events (tenant_id, received_at DESC);
 -- Only rows that still hold a payload: retention walks this, never the purged past.
 CREATE INDEX events_purgeable ON events (received_at) WHERE payload IS NOT NULL;
-CREATE INDEX events_tenant_callid ON events (tenant_id, callid, seq);
+-- Serves both `seq` (a call's last number within a tenant) and the search by callid.
+CREATE INDEX events_callid ON events (callid, tenant_id, seq);
 
 CREATE TABLE deliveries (
   id TEXT PRIMARY KEY,
@@ -78,6 +79,10 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'failed');
 -- Without status, so that a delivery changing state does not rewrite this index.
 CREATE INDEX deliveries_destination ON deliveries (destination_id, created_at);
+-- What operators look for (`?status=dead`, `?status=held`): written only when a
+-- delivery dies or is held, never on the happy path.
+CREATE INDEX deliveries_dead ON deliveries (created_at) WHERE status = 'dead';
+CREATE INDEX deliveries_held ON deliveries (created_at) WHERE status = 'held';
 
 CREATE TABLE attempts (
   id INTEGER PRIMARY KEY, -- not AUTOINCREMENT: that costs a sqlite_sequence write per attempt

@@ -48,7 +48,8 @@ export interface EventRow {
   seq: number | null;
 }
 
-export type DeliveryStatus = "pending" | "delivered" | "failed" | "dead" | "held";
+export const deliveryStatuses = ["pending", "delivered", "failed", "dead", "held"] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
 
 export interface DeliveryRow {
   id: string;
@@ -544,15 +545,15 @@ export interface EventFilters {
 /**
  * A WHERE clause of only the filters given, with numbered parameters, so that
  * SQLite can pick the index a filter needs (`?n IS NULL OR …` terms defeat
- * every index). Column names come from this module, never from a request.
+ * every index). SQL text comes from this module, never from a request; a term
+ * without placeholders is included when its value is given.
  */
 function where(terms: readonly [sql: string, value: unknown][]): { sql: string; values: unknown[] } {
   const given = terms.filter(([, v]) => v !== undefined && v !== null);
   const values: unknown[] = [];
   const parts = given.map(([sql, v]) => {
-    const termValues = Array.isArray(v) ? v : [v];
     const numbered = sql.replace(/\?(\d)/g, (_, n: string) => `?${values.length + Number(n)}`);
-    values.push(...termValues);
+    if (/\?\d/.test(sql)) values.push(...(Array.isArray(v) ? v : [v]));
     return numbered;
   });
   return { sql: parts.length ? "WHERE " + parts.join(" AND ") : "", values };
@@ -565,7 +566,8 @@ export const listEvents = (
   limit: number,
 ) => {
   const w = where([
-    ["tenant_id = ?1", f.tenant],
+    // With a callid, `+` keeps SQLite on events_callid (a call has a few events) rather than the tenant's whole history.
+    [f.callid === undefined ? "tenant_id = ?1" : "+tenant_id = ?1", f.tenant],
     ["type = ?1", f.type],
     ["callid = ?1", f.callid],
     ["task_id = ?1", f.task_id],
@@ -612,8 +614,11 @@ export const listDeliveries = (
   cursor: { created_at: number; id: string } | null,
   limit: number,
 ) => {
+  // The status is one of five known words, inlined so that SQLite can use the
+  // partial index of that status (a bound parameter cannot prove it).
+  const status = deliveryStatuses.find((s) => s === f.status);
   const w = where([
-    ["status = ?1", f.status],
+    [`status = '${status}'`, status],
     ["tenant_id = ?1", f.tenant],
     ["destination_id = ?1", f.destination],
     ["(created_at < ?1 OR (created_at = ?1 AND id < ?2))", cursor ? [cursor.created_at, cursor.id] : undefined],
