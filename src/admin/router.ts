@@ -38,7 +38,6 @@ export const errors = {
 
 export const security = [{ adminBearer: [] }];
 
-export const idParam = (name: string) => z.object({ [name]: z.string().min(1).max(200) });
 
 export function notFound(what: string): never {
   throw new RelayError("not_found", `no such ${what}`);

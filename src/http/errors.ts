@@ -40,7 +40,7 @@ export class RelayError extends Error {
   }
 }
 
-export function errorBody(c: Context<AppEnv>, err: RelayError) {
+function errorBody(c: Context<AppEnv>, err: RelayError) {
   return {
     ok: false as const,
     error: {
