@@ -4,6 +4,8 @@
  * a single round trip is the whole job.
  */
 
+import type { EventColumns } from "../callbacks/columns";
+
 export interface TenantRow {
   id: string;
   name: string;
@@ -31,7 +33,7 @@ export interface DestinationRow {
   updated_at: number;
 }
 
-export interface EventRow {
+export interface EventRow extends EventColumns {
   id: string;
   tenant_id: string;
   kind: string;
@@ -39,12 +41,6 @@ export interface EventRow {
   received_at: number;
   payload: string | null;
   payload_state: "kept" | "purged" | "erased";
-  callid: string | null;
-  task_id: string | null;
-  state: string | null;
-  agent: string | null;
-  phone_masked: string | null;
-  call_time: string | null;
   seq: number | null;
 }
 
