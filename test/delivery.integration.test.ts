@@ -10,40 +10,20 @@ import {
   admin,
   createTenant,
   hangUntilAborted,
-  postCallback,
   uniqueId,
   waitUntil,
   type CrmHandler,
   cleanedUpAfterEach,
   freshCallback,
   type Tenant,
+  deliveryOf,
+  deliveryById,
+  sendCallback,
 } from "./helpers";
-
-/** A delivery row as D1 holds it, lease included. */
-interface DeliveryState {
-  id: string;
-  status: string;
-  attempt_count: number;
-  schedule_step: number;
-  last_status_code: number | null;
-  next_attempt_at: number | null;
-  lease_owner: string | null;
-}
 
 
 const { crm, destination } = cleanedUpAfterEach();
 const callback = freshCallback;
-
-async function send(tenant: Tenant, body = callback(), kind = "inbound-transfer"): Promise<string> {
-  const res = await postCallback(tenant.id, kind, body, tenant.token);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { event_id: string }).event_id;
-}
-
-const deliveryOf = (eventId: string, destinationId: string) =>
-  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
-    .bind(eventId, destinationId)
-    .first<DeliveryState>();
 
 const attemptsOf = async (deliveryId: string) =>
   (await env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<AttemptRow>()).results;
@@ -90,7 +70,7 @@ const makeDue = (deliveryId: string, at = Date.now()) =>
  * enqueue them itself.
  */
 async function dueDeliveries(tenant: Tenant, destinationIds: readonly string[]) {
-  const eventId = await send(tenant);
+  const eventId = await sendCallback(tenant);
   const held = await Promise.all(
     destinationIds.map((id) => waitUntil(async () => (await deliveryOf(eventId, id)) ?? undefined)),
   );
@@ -116,7 +96,7 @@ async function firstAttempt(handler: CrmHandler) {
   const far = crm(handler);
   const tenant = await createTenant();
   const dest = await destination(tenant, { url: far.url() });
-  const eventId = await send(tenant);
+  const eventId = await sendCallback(tenant);
   const delivery = await settled(eventId, dest.id);
   const [attempt] = await attemptsOf(delivery.id);
   return { crm: far, tenant, dest, eventId, delivery, attempt: attempt! };
@@ -165,7 +145,7 @@ describe("the outcome of an attempt", () => {
     expect(more).toEqual([]);
     expect(attempt).toMatchObject({ status_code: null, error: "timed out after 200 ms" });
     expect(attempt!.duration_ms).toBeGreaterThanOrEqual(200);
-    const row = await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first<DeliveryState>();
+    const row = await deliveryById(deliveryId);
     expect(row).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: null, lease_owner: null });
     expect(driven.sent).toHaveLength(1);
     expect(driven.sent[0]!.body).toEqual({ t: "delivery", delivery_id: deliveryId });
@@ -177,7 +157,7 @@ describe("the outcome of an attempt", () => {
     const tenant = await createTenant();
     // Nothing listens on the discard port: the connection is refused.
     const dest = await destination(tenant, { url: "http://127.0.0.1:9/hook" });
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     const delivery = await settled(eventId, dest.id);
     expect(delivery).toMatchObject({ status: "failed", attempt_count: 1, last_status_code: null });
     expect(delivery.next_attempt_at).not.toBeNull();
@@ -202,7 +182,7 @@ describe("the outcome of an attempt", () => {
     const driven = drivenEnv();
     await deliver(driven.env, [deliveryId]);
 
-    const row = await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first<DeliveryState>();
+    const row = await deliveryById(deliveryId);
     expect(row).toMatchObject({ status: "failed", last_status_code: 503 });
     const wait = row!.next_attempt_at! - far.requests[0]!.at;
     expect(wait).toBeGreaterThanOrEqual(86_400_000);
@@ -217,7 +197,7 @@ describe("the outcome of an attempt", () => {
     expect(shown.body.enabled).toBe(false);
     expect(shown.body.disabled_reason).toMatch(/410/);
 
-    const later = await send(tenant);
+    const later = await sendCallback(tenant);
     const next = await waitUntil(async () => (await deliveryOf(later, dest.id)) ?? undefined);
     expect(next.status).toBe("held");
     await new Promise((r) => setTimeout(r, 1500));
@@ -229,7 +209,7 @@ describe("the retry schedule", () => {
   it('with RETRY_SCHEDULE="1,1", ends dead after exactly 3 attempts, all recorded, all under one webhook-id', async () => {
     const { crm: far, dest, eventId, deliveryId } = await oneDueDelivery(() => new Response("down", { status: 500 }));
     const driven = drivenEnv({ RETRY_SCHEDULE: "1,1" });
-    const row = () => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first<DeliveryState>();
+    const row = () => deliveryById(deliveryId);
 
     for (const step of [1, 2]) {
       await deliver(driven.env, [deliveryId]);
@@ -270,8 +250,8 @@ describe("what each destination gets", () => {
     const inbound = await destination(tenant, { url: far.url("/inbound"), event_types: ["airudder.inbound.transfer", "airudder.pds.task_status"] });
     const all = await destination(tenant, { url: far.url("/all") });
 
-    const transfer = await send(tenant);
-    const generic = await send(tenant, JSON.stringify({ note: "not a known family", n: 1 }), "any");
+    const transfer = await sendCallback(tenant);
+    const generic = await sendCallback(tenant, JSON.stringify({ note: "not a known family", n: 1 }), "any");
     await settled(transfer, inbound.id);
     await settled(transfer, all.id);
     await settled(generic, all.id);
@@ -291,7 +271,7 @@ describe("what each destination gets", () => {
     const tenant = await createTenant();
     const dest = await destination(tenant, { url: far.url(), format: "raw" });
     const posted = callback().replace('"robot_id": "7325"', '"robot_id"  :  "7325" ,\n\t"extra": 1.50e0, "esc": "\\u00e9\\/"');
-    const eventId = await send(tenant, posted);
+    const eventId = await sendCallback(tenant, posted);
     const got = await waitUntil(async () => far.requests[0]);
     expect(got.body).toBe(posted);
     expect(got.headers["content-type"]).toBe("application/json");
@@ -313,7 +293,7 @@ describe("what each destination gets", () => {
         "Webhook-Signature": "v1,Zm9yZ2Vk",
       },
     });
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     const got = await waitUntil(async () => far.requests[0]);
     expect(got.headers["x-api-key"]).toBe("k-123");
     expect(got.headers.authorization).toBe("Bearer crm-token");
@@ -328,7 +308,7 @@ describe("what each destination gets", () => {
     const far = crm();
     const tenant = await createTenant();
     const dest = await destination(tenant, { url: far.url() });
-    await send(tenant);
+    await sendCallback(tenant);
     const before = await waitUntil(async () => far.requests[0]);
     expect(before.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
 
@@ -337,7 +317,7 @@ describe("what each destination gets", () => {
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(dest.secret);
 
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     const after = await waitUntil(async () => far.requests[1]);
     const signatures = after.headers["webhook-signature"]!.split(" ");
     expect(signatures).toHaveLength(2);
@@ -358,7 +338,7 @@ describe("one destination's turn in a deliveries batch", () => {
     const events: string[] = [];
     const due: string[] = [];
     for (let i = 0; i < n; i++) {
-      const eventId = await send(tenant);
+      const eventId = await sendCallback(tenant);
       const held = await waitUntil(async () => (await deliveryOf(eventId, dest.id)) ?? undefined);
       expect(held.status).toBe("held");
       events.push(eventId);
@@ -372,7 +352,7 @@ describe("one destination's turn in a deliveries batch", () => {
     return { far, events, due };
   }
 
-  const row = (id: string) => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<DeliveryState>();
+  const row = (id: string) => deliveryById(id);
 
   it("goes in the order received and ends after three 'down' answers in a row, handing the rest back unattempted", async () => {
     const { far, due } = await backlog(() => new Response("down", { status: 503, headers: { "retry-after": "600" } }), 5);
@@ -415,7 +395,7 @@ describe("independent destinations", () => {
     const hungDest = await destination(tenant, { url: hung.url() });
     const healthyDest = await destination(tenant, { url: healthy.url() });
 
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     const [got, stuck] = await waitUntil(async () => healthy.requests.length > 0 && hung.requests.length > 0 && [healthy.requests[0]!, hung.requests[0]!]);
     expect(Math.abs(got.at - stuck.at)).toBeLessThan(timeoutMs / 3);
     // The healthy outcome is on record while the hung attempt is still in flight.

@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, vi } from "vitest";
+import type { DeliveryRow } from "../src/db/queries";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 
 const SAMPLE_CALLID = "888d4df71e7744d7bd03080aea48ea9d";
@@ -129,4 +130,22 @@ export function cleanedUpAfterEach() {
       return d;
     },
   };
+}
+
+/** A delivery row as D1 holds it, claim included. */
+export type StoredDelivery = DeliveryRow & { lease_owner: string | null; lease_until: number | null };
+
+export const deliveryOf = (eventId: string, destinationId: string) =>
+  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
+    .bind(eventId, destinationId)
+    .first<StoredDelivery>();
+
+export const deliveryById = (id: string) =>
+  env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<StoredDelivery>();
+
+/** Posts a callback (a fresh one by default) and answers its event id, expecting a 200. */
+export async function sendCallback(tenant: Tenant, body = freshCallback(), kind = "inbound-transfer"): Promise<string> {
+  const res = await postCallback(tenant.id, kind, body, tenant.token);
+  if (res.status !== 200) throw new Error(`callback refused: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { event_id: string }).event_id;
 }

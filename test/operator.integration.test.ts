@@ -3,40 +3,17 @@ import { describe, expect, it } from "vitest";
 import {
   admin,
   createTenant,
-  postCallback,
   waitUntil,
   type CrmHandler,
   cleanedUpAfterEach,
-  freshCallback,
-  type Tenant,
+  deliveryOf,
+  deliveryById,
+  type StoredDelivery,
+  sendCallback,
 } from "./helpers";
-
-interface DeliveryState {
-  id: string;
-  status: string;
-  attempt_count: number;
-  schedule_step: number;
-  next_attempt_at: number | null;
-  lease_owner: string | null;
-  created_at: number;
-}
 
 
 const { crm, destination } = cleanedUpAfterEach();
-const callback = freshCallback;
-
-async function send(tenant: Tenant): Promise<string> {
-  const res = await postCallback(tenant.id, "inbound-transfer", callback(), tenant.token);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { event_id: string }).event_id;
-}
-
-const deliveryOf = (eventId: string, destinationId: string) =>
-  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
-    .bind(eventId, destinationId)
-    .first<DeliveryState>();
-
-const deliveryById = (id: string) => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<DeliveryState>();
 
 /** The delivery once it has reached `status` with at least `attempts` attempts and no claim. */
 const reached = (eventId: string, destinationId: string, status: string, attempts = 1) =>
@@ -56,7 +33,7 @@ describe("POST /v1/admin/deliveries/{id}/retry", () => {
     const far = crm(down);
     const tenant = await createTenant();
     const dest = await destination(tenant, { url: far.url() });
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     const failed = await reached(eventId, dest.id, "failed");
     // As if the whole schedule had run out (delivery.integration runs it to the end for real).
     await env.DB.prepare("UPDATE deliveries SET status = 'dead', next_attempt_at = NULL, schedule_step = 7 WHERE id = ?1").bind(failed.id).run();
@@ -92,7 +69,7 @@ describe("POST /v1/admin/events/{id}/replay", () => {
     const tenant = await createTenant();
     const destA = await destination(tenant, { url: a.url() });
     const destB = await destination(tenant, { url: b.url() });
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     await reached(eventId, destA.id, "delivered");
     await reached(eventId, destB.id, "delivered");
 
@@ -120,7 +97,7 @@ describe("POST /v1/admin/events/{id}/replay", () => {
     const other = await createTenant();
     await destination(tenant, { url: crm().url() });
     const stranger = await destination(other, { url: crm().url() });
-    const eventId = await send(tenant);
+    const eventId = await sendCallback(tenant);
     await waitUntil(async () => (await admin("GET", `/v1/admin/events/${eventId}`)).status === 200);
 
     const res = await admin("POST", `/v1/admin/events/${eventId}/replay`, { destination_id: stranger.id });
@@ -135,13 +112,13 @@ describe("POST /v1/admin/destinations/{id}/recover", () => {
     const dest = await destination(tenant, { url: far.url() });
     const since = Date.now();
     const events = { failedNew: "", deadNew: "", deliveredNew: "", failedOld: "", deadOld: "" };
-    for (const key of Object.keys(events) as (keyof typeof events)[]) events[key] = await send(tenant);
+    for (const key of Object.keys(events) as (keyof typeof events)[]) events[key] = await sendCallback(tenant);
     const rows = Object.fromEntries(
       await Promise.all(Object.entries(events).map(async ([k, e]) => [k, await reached(e, dest.id, "failed")] as const)),
-    ) as Record<keyof typeof events, DeliveryState>;
+    ) as Record<keyof typeof events, StoredDelivery>;
 
     const later = Date.now() + 3600_000;
-    const set = (row: DeliveryState, status: string, createdAt = row.created_at) =>
+    const set = (row: StoredDelivery, status: string, createdAt = row.created_at) =>
       env.DB.prepare("UPDATE deliveries SET status = ?2, created_at = ?3, next_attempt_at = ?4 WHERE id = ?1").bind(
         row.id,
         status,
@@ -193,7 +170,7 @@ describe("pausing a destination", () => {
     // One at a time, so that "received" has an order.
     const received: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const eventId = await send(tenant);
+      const eventId = await sendCallback(tenant);
       await waitUntil(async () => (await deliveryOf(eventId, dest.id))?.status === "held");
       received.push(eventId);
       await pause(5);

@@ -15,23 +15,12 @@ import {
   cleanedUpAfterEach,
   freshCallback,
   type Tenant,
+  deliveryOf,
 } from "./helpers";
-
-interface DeliveryState {
-  id: string;
-  status: string;
-  attempt_count: number;
-  lease_owner: string | null;
-}
 
 
 const { crm, destination } = cleanedUpAfterEach();
 const callback = freshCallback;
-
-const deliveryOf = (eventId: string, destinationId: string) =>
-  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
-    .bind(eventId, destinationId)
-    .first<DeliveryState>();
 
 /** The Worker's env with a deliveries queue that records each message and then really sends it. */
 function recordingEnv(vars: Partial<Record<keyof Env, string>> = {}) {
