@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, type MessageBatchMessage } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { insertInbox } from "../src/db/queries";
+import { insertInbox } from "../src/db/inbox";
 import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";

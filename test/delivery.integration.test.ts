@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import type { AttemptRow } from "../src/db/queries";
+import type { AttemptRow } from "../src/db/attempts";
 import { config, type Env } from "../src/env";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";

@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, vi } from "vitest";
-import type { DeliveryRow } from "../src/db/queries";
+import type { DeliveryRow } from "../src/db/deliveries";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 
 const SAMPLE_CALLID = "888d4df71e7744d7bd03080aea48ea9d";

@@ -1,7 +1,7 @@
 import { buildApp } from "../../src/app";
 import { runDeliveries } from "../../src/consumer/run-deliveries";
 import { storeCallbacks } from "../../src/consumer/store-callbacks";
-import { purgeOlderThan } from "../../src/db/queries";
+import { purgeOlderThan } from "../../src/db/retention";
 import type { Env } from "../../src/env";
 import { eventIdFor } from "../../src/ingest/event-id";
 import type { CallbackMessage, DeliveryMessage } from "../../src/queue-messages";

@@ -1,7 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { attemptsOf, getDelivery, listDeliveries } from "../db/queries";
+import { attemptsOf } from "../db/attempts";
+import { getDelivery, listDeliveries } from "../db/deliveries";
 import { decodeCursor, listQuery, page, pageSchema } from "./pagination";
-import { restartDeliveries } from "./replay";
+import { restartDeliveries } from "../delivery/replay";
 import { errors, jsonContent, notFound, router, security } from "./router";
 import { deliverySchema, deliveryStatus, viewDelivery } from "./views";
 

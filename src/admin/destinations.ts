@@ -2,18 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
 import { randomToken } from "../crypto/hash";
 import { open, seal } from "../crypto/secret-box";
-import {
-  deleteDestination,
-  failedDeliveriesSince,
-  getDestination,
-  getTenant,
-  insertDestination,
-  listDestinations,
-  releaseHeld,
-  rotateDestinationSecret,
-  updateDestination,
-  type DestinationRow,
-} from "../db/queries";
+import { failedDeliveriesSince, releaseHeld } from "../db/deliveries";
+import { deleteDestination, getDestination, insertDestination, listDestinations, rotateDestinationSecret, updateDestination, type DestinationRow } from "../db/destinations";
+import { getTenant } from "../db/tenants";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import { refuseDestination } from "../delivery/destination-policy";
 import { payloadFilterSchema } from "../delivery/payload-filter";
@@ -22,7 +13,7 @@ import { config, type Env } from "../env";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
 import { errors, jsonBody, jsonContent, notFound, router, security } from "./router";
-import { restartDeliveries } from "./replay";
+import { restartDeliveries } from "../delivery/replay";
 import { destinationSchema, viewDestination } from "./views";
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");

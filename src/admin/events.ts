@@ -1,11 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
-import { attemptsOf, deliveriesOfEvent, destinationsOfTenants, getEvent, listEvents, type DestinationRow } from "../db/queries";
+import { attemptsOf } from "../db/attempts";
+import { deliveriesOfEvent } from "../db/deliveries";
+import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
+import { getEvent, listEvents } from "../db/events";
 import { destinationWants, filterDocument } from "../delivery/routing";
 import { deliveryRangeOf } from "../delivery/routing";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
-import { replayEvent } from "./replay";
+import { replayEvent } from "../delivery/replay";
 import { errors, jsonContent, notFound, router, security } from "./router";
 import { eventDetailSchema, eventSummarySchema, viewDelivery, viewEventSummary } from "./views";
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { erasePhone, getTenant } from "../db/queries";
+import { erasePhone } from "../db/privacy";
+import { getTenant } from "../db/tenants";
 import { errors, jsonBody, jsonContent, notFound, router, security } from "./router";
 
 const erase = createRoute({

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { urlKinds, type UrlKind } from "../callbacks/families";
-import { getQuarantine, listQuarantine, markQuarantineReplayed } from "../db/queries";
+import { getQuarantine, listQuarantine, markQuarantineReplayed } from "../db/quarantine";
 import { RelayError } from "../http/errors";
 import { eventIdFor } from "../ingest/event-id";
 import { handOff } from "../ingest/hand-off";

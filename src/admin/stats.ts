@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { hourlyStats } from "../db/queries";
+import { hourlyStats } from "../db/stats";
 import { timeParam } from "./pagination";
 import { errors, jsonContent, router, security } from "./router";
 

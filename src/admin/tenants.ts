@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { randomToken, sha256Hex } from "../crypto/hash";
-import { getTenant, insertTenant, listTenants, updateTenantToken } from "../db/queries";
+import { getTenant, insertTenant, listTenants, updateTenantToken } from "../db/tenants";
 import { RelayError } from "../http/errors";
 import { forgetTenant } from "../ingest/tenant-auth";
 import { decodeCursor, listQuery, page, pageSchema } from "./pagination";

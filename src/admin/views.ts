@@ -1,6 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
-import type { AttemptRow, DeliveryRow, DestinationRow, EventRow, QuarantineRow } from "../db/queries";
+import type { AttemptRow } from "../db/attempts";
+import type { DeliveryRow } from "../db/deliveries";
+import type { DestinationRow } from "../db/destinations";
+import type { EventRow } from "../db/events";
+import type { QuarantineRow } from "../db/quarantine";
 import { iso } from "./pagination";
 
 export const errorSchema = z

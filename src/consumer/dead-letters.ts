@@ -1,4 +1,4 @@
-import { insertDeadLetter } from "../db/queries";
+import { insertDeadLetter } from "../db/dead-letters";
 import type { Env } from "../env";
 
 /**

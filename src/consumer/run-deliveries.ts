@@ -1,12 +1,5 @@
-import {
-  claimDueDeliveries,
-  claimedBy,
-  destinationsByIds,
-  holdPausedDeliveries,
-  notYetDue,
-  type ClaimedDelivery,
-  type DestinationRow,
-} from "../db/queries";
+import { claimDueDeliveries, claimedBy, holdPausedDeliveries, notYetDue, type ClaimedDelivery } from "../db/deliveries";
+import { destinationsByIds, type DestinationRow } from "../db/destinations";
 import { attemptInOrder, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import type { Env } from "../env";

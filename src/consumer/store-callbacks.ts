@@ -1,16 +1,9 @@
 import type { EventColumns } from "../callbacks/columns";
 import { families, type FamilyKind } from "../callbacks/families";
-import {
-  claimedBy,
-  claimFirstAttempts,
-  deleteInbox,
-  destinationsOfTenants,
-  inboxBodies,
-  insertDeliveryForNewEvent,
-  insertEvent,
-  type ClaimedDelivery,
-  type DestinationRow,
-} from "../db/queries";
+import { claimedBy, claimFirstAttempts, insertDeliveryForNewEvent, type ClaimedDelivery } from "../db/deliveries";
+import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
+import { insertEvent } from "../db/events";
+import { deleteInbox, inboxBodies } from "../db/inbox";
 import { attemptInParallel, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/routing";

@@ -1,4 +1,5 @@
-import { deferClaimed, type ClaimedDelivery, type DestinationRow } from "../db/queries";
+import { deferClaimed, type ClaimedDelivery } from "../db/deliveries";
+import { type DestinationRow } from "../db/destinations";
 import { config, type Env } from "../env";
 import { attemptToOutcome, type Outcome } from "./outcome";
 import { recordOutcomes } from "./record-outcomes";

@@ -1,5 +1,5 @@
 import { open } from "../crypto/secret-box";
-import type { DestinationRow } from "../db/queries";
+import type { DestinationRow } from "../db/destinations";
 import { signatureHeader } from "./sign";
 
 export interface OutboundEvent {

@@ -1,4 +1,5 @@
-import type { ClaimedDelivery, DeliveryStatus, DestinationRow } from "../db/queries";
+import type { ClaimedDelivery, DeliveryStatus } from "../db/deliveries";
+import type { DestinationRow } from "../db/destinations";
 import { config, type Env } from "../env";
 import { refuseDestination } from "./destination-policy";
 import { buildRequest } from "./message";

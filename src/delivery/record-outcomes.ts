@@ -1,11 +1,6 @@
-import {
-  disableDestination,
-  disableFailingDestination,
-  finishAttempt,
-  insertAttempt,
-  recordDestinationOutcome,
-  type DestinationRow,
-} from "../db/queries";
+import { insertAttempt } from "../db/attempts";
+import { finishAttempt } from "../db/deliveries";
+import { disableDestination, disableFailingDestination, recordDestinationOutcome, type DestinationRow } from "../db/destinations";
 import { config, type Env } from "../env";
 import { sendAlert } from "./alerts";
 import type { Outcome } from "./outcome";

@@ -1,4 +1,4 @@
-import type { DestinationRow } from "../db/queries";
+import type { DestinationRow } from "../db/destinations";
 import { matchesFilter, type PayloadFilter } from "./payload-filter";
 
 /** What a destination's filter is matched against: the outbound envelope, with `data` parsed. */

@@ -1,4 +1,4 @@
-import { insertInbox } from "../db/queries";
+import { insertInbox } from "../db/inbox";
 import type { Env } from "../env";
 import { RelayError } from "../http/errors";
 import type { CallbackMessage } from "../queue-messages";

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { urlKinds, type UrlKind } from "../callbacks/families";
-import { upsertQuarantine } from "../db/queries";
+import { upsertQuarantine } from "../db/quarantine";
 import { config } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { RelayError } from "../http/errors";

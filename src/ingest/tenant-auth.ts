@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { digestsEqual, sha256Hex } from "../crypto/hash";
-import { getTenantTokenHash } from "../db/queries";
+import { getTenantTokenHash } from "../db/tenants";
 import { RelayError } from "../http/errors";
 import type { AppEnv } from "../http/app-env";
 import { limitTenant } from "../http/rate-limit";

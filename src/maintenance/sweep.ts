@@ -1,4 +1,6 @@
-import { overdueDeliveries, purgeOlderThan, staleInbox } from "../db/queries";
+import { overdueDeliveries } from "../db/deliveries";
+import { staleInbox } from "../db/inbox";
+import { purgeOlderThan } from "../db/retention";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import { config, type Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";

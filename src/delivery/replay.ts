@@ -1,6 +1,6 @@
-import { restartDelivery, upsertReplayDelivery } from "../db/queries";
-import { scheduleRetries } from "../delivery/schedule-retries";
-import { deliveryIdFor } from "../delivery/routing";
+import { restartDelivery, upsertReplayDelivery } from "../db/deliveries";
+import { scheduleRetries } from "./schedule-retries";
+import { deliveryIdFor } from "./routing";
 import type { Env } from "../env";
 
 /** Queues deliveries whose schedule was just (re)started, skipping those now held by a paused destination. */

@@ -1,0 +1,93 @@
+import type { EventColumns } from "../callbacks/columns";
+import { where } from "./sql";
+
+export interface EventRow extends EventColumns {
+  id: string;
+  tenant_id: string;
+  kind: string;
+  type: string;
+  received_at: number;
+  payload: string | null;
+  payload_state: "kept" | "purged" | "erased";
+  seq: number | null;
+}
+
+/**
+ * Stores an event once. `seq` numbers the events of one call within a tenant
+ * in the order they are stored.
+ */
+export const insertEvent = (
+  db: D1Database,
+  e: Omit<EventRow, "payload_state" | "seq">,
+  batchNonce: string,
+) =>
+  db
+    .prepare(
+      `INSERT INTO events (id, tenant_id, kind, type, received_at, payload, callid, task_id, state, agent,
+         phone_masked, call_time, seq, batch_nonce)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+         CASE WHEN ?7 IS NULL THEN NULL
+           ELSE (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE tenant_id = ?2 AND callid = ?7) END,
+         ?13)
+       ON CONFLICT (id) DO NOTHING`,
+    )
+    .bind(
+      e.id,
+      e.tenant_id,
+      e.kind,
+      e.type,
+      e.received_at,
+      e.payload,
+      e.callid,
+      e.task_id,
+      e.state,
+      e.agent,
+      e.phone_masked,
+      e.call_time,
+      batchNonce,
+    );
+
+export const getEvent = (db: D1Database, id: string) =>
+  db.prepare("SELECT * FROM events WHERE id = ?1").bind(id).first<EventRow & { batch_nonce: string }>();
+
+export interface EventFilters {
+  tenant?: string;
+  type?: string;
+  callid?: string;
+  task_id?: string;
+  state?: string;
+  agent?: string;
+  phone_last4?: string;
+  since?: number;
+  until?: number;
+}
+
+export const listEvents = (
+  db: D1Database,
+  f: EventFilters,
+  cursor: { received_at: number; id: string } | null,
+  limit: number,
+) => {
+  const w = where([
+    // With a callid, `+` keeps SQLite on events_callid (a call has a few events) rather than the tenant's whole history.
+    [f.callid === undefined ? "tenant_id = ?1" : "+tenant_id = ?1", f.tenant],
+    ["type = ?1", f.type],
+    ["callid = ?1", f.callid],
+    ["task_id = ?1", f.task_id],
+    ["state = ?1", f.state],
+    ["agent = ?1", f.agent],
+    ["phone_masked = ?1", f.phone_last4 === undefined ? undefined : "***" + f.phone_last4],
+    ["received_at >= ?1", f.since],
+    ["received_at < ?1", f.until],
+    ["(received_at < ?1 OR (received_at = ?1 AND id < ?2))", cursor ? [cursor.received_at, cursor.id] : undefined],
+  ]);
+  return db
+    .prepare(
+      `SELECT id, tenant_id, kind, type, received_at, payload_state, callid, task_id, state, agent, phone_masked,
+         call_time, seq
+       FROM events ${w.sql}
+       ORDER BY received_at DESC, id DESC LIMIT ?${w.values.length + 1}`,
+    )
+    .bind(...w.values, limit)
+    .all<Omit<EventRow, "payload">>();
+};

@@ -1,0 +1,24 @@
+/**
+ * Retention, in bounded batches so that a backlog never exceeds one
+ * invocation's limits. Attempts go with the events being purged (found
+ * through their delivery ids' key range), before the payloads themselves.
+ */
+export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
+  db.batch([
+    db
+      .prepare(
+        `DELETE FROM attempts WHERE delivery_id IN (
+           SELECT d.id FROM (SELECT id FROM events WHERE received_at < ?1 AND payload IS NOT NULL LIMIT ?2) e
+           JOIN deliveries d ON d.id >= 'dlv_' || substr(e.id, 5) || '_' AND d.id < 'dlv_' || substr(e.id, 5) || '\`')`,
+      )
+      .bind(before, limit),
+    db
+      .prepare(
+        `UPDATE events SET payload = NULL, payload_state = 'purged'
+         WHERE id IN (SELECT id FROM events WHERE received_at < ?1 AND payload IS NOT NULL LIMIT ?2)`,
+      )
+      .bind(before, limit),
+    db
+      .prepare("DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE last_received_at < ?1 LIMIT ?2)")
+      .bind(before, limit),
+  ]);
