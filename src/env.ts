@@ -1,11 +1,11 @@
 import { z } from "zod";
-import type { CallbackMessage, DeliveryMessage } from "./queue-messages";
+import type { CallbackMessage, DeliveryJob, DeliveryMessage } from "./queue-messages";
 
 /** Bindings, vars and secrets of the Worker: the one definition of `Env`. */
 export interface Env {
   DB: D1Database;
   CALLBACKS_QUEUE: Queue<CallbackMessage>;
-  DELIVERIES_QUEUE: Queue<DeliveryMessage>;
+  DELIVERIES_QUEUE: Queue<DeliveryMessage | DeliveryJob>;
   INGEST_LIMITER: RateLimit;
   ADMIN_AUTH_LIMITER: RateLimit;
   ADMIN_TOKEN?: string;

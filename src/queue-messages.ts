@@ -22,3 +22,16 @@ export const deliveryMessageSchema = z.object({
   delivery_id: z.string(),
 });
 export type DeliveryMessage = z.infer<typeof deliveryMessageSchema>;
+
+/**
+ * Operator work too large for one request, done a bounded chunk at a time
+ * on the deliveries queue: each message does one chunk and sends the next.
+ */
+export const deliveryJobSchema = z.object({
+  t: z.literal("job"),
+  job: z.enum(["recover", "release", "abandon"]),
+  destination_id: z.string(),
+  since: z.number().optional(),
+  after: z.object({ created_at: z.number(), id: z.string() }).optional(),
+});
+export type DeliveryJob = z.infer<typeof deliveryJobSchema>;

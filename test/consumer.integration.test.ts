@@ -109,7 +109,7 @@ describe("the callbacks queue consumer", () => {
     expect(crm.requests).toHaveLength(1);
   });
 
-  it("retries a malformed message instead of acking it, and still stores the good ones", async () => {
+  it("records a malformed message once as a dead letter instead of retrying it, and still stores the good ones", async () => {
     const { tenant, crm } = await tenantWithCrm();
     const good = await callbackMessage(tenant.id, transferBody());
     const { received_at: _, ...missingField } = good;
@@ -120,9 +120,16 @@ describe("the callbacks queue consumer", () => {
       queued("junk-kind", { ...good, t: "delivery" }),
       queued("good", good),
     ]);
-    expect(result.explicitAcks).toEqual(["good"]);
-    expect(result.retryMessages.map((r) => r.msgId).sort()).toEqual(["junk-kind", "junk-shape", "junk-string"]);
+    expect(result.explicitAcks.sort()).toEqual(["good", "junk-kind", "junk-shape", "junk-string"]);
+    expect(result.retryMessages).toEqual([]);
     expect(result.retryBatch.retry).toBe(false);
+    const dead = await env.DB.prepare("SELECT id, queue, body FROM dead_letters WHERE id IN ('junk-kind', 'junk-shape', 'junk-string') ORDER BY id").all<{ id: string; queue: string; body: string }>();
+    expect(dead.results.map((d) => [d.id, d.queue])).toEqual([
+      ["junk-kind", "airudder-relay-callbacks"],
+      ["junk-shape", "airudder-relay-callbacks"],
+      ["junk-string", "airudder-relay-callbacks"],
+    ]);
+    expect(JSON.parse(dead.results[2]!.body)).toBe("not a callback");
     expect(await eventsWithId(good.event_id)).toBe(1);
     expect(crm.requests).toHaveLength(1);
   });

@@ -137,7 +137,7 @@ describe("POST /v1/admin/destinations/{id}/recover", () => {
 
     const res = await admin("POST", `/v1/admin/destinations/${dest.id}/recover`, { since: new Date(since).toISOString() });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ queued: 2, held: 0 });
+    expect(res.body).toEqual({ queued: 2, held: 0, continuing: false });
 
     await reached(events.failedNew, dest.id, "delivered", 2);
     await reached(events.deadNew, dest.id, "delivered", 2);
@@ -153,7 +153,7 @@ describe("POST /v1/admin/destinations/{id}/recover", () => {
     const dest = await destination(tenant, { url: crm().url() });
     const res = await admin("POST", `/v1/admin/destinations/${dest.id}/recover`, { since: new Date(Date.now() - 86_400_000).toISOString() });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ queued: 0, held: 0 });
+    expect(res.body).toEqual({ queued: 0, held: 0, continuing: false });
   });
 });
 

@@ -5,7 +5,7 @@ const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
 
 describe("GET /v1/admin/stats", () => {
-  it("counts a tenant's events received and deliveries delivered and failed, per hour", async () => {
+  it("counts a tenant's events received and attempts delivered and failed per hour, first attempts and operator retries apart, a failure later delivered still counted", async () => {
     const ok = fakeCrm();
     const down = fakeCrm(() => new Response("down", { status: 500 }));
     crms.push(ok, down);
@@ -22,7 +22,22 @@ describe("GET /v1/admin/stats", () => {
       const row = res.body.data.find((r: { hour: string }) => r.hour === hour);
       return row?.delivered === 3 && row?.failed === 3 && res.body;
     });
-    expect(stats.data).toEqual([{ hour, received: 3, delivered: 3, failed: 3, dead: 0 }]);
+    const none = { delivered: 0, failed: 0, dead: 0 };
+    expect(stats.data).toEqual([
+      { hour, received: 3, delivered: 3, failed: 3, dead: 0, by_trigger: { first: { delivered: 3, failed: 3, dead: 0 }, retry: none, operator: none } },
+    ]);
+
+    // The CRM recovers and an operator retries one failure: both attempts stay counted, apart.
+    down.answer(() => new Response("ok"));
+    const failed = await admin("GET", `/v1/admin/deliveries?tenant=${tenant.id}&status=failed`);
+    expect(failed.body.data).toHaveLength(3);
+    expect((await admin("POST", `/v1/admin/deliveries/${failed.body.data[0].id}/retry`)).status).toBe(202);
+    const after = await waitUntil(async () => {
+      const res = await admin("GET", `/v1/admin/stats?tenant=${tenant.id}`);
+      const row = res.body.data.find((r: { hour: string }) => r.hour === hour);
+      return row?.delivered === 4 && row;
+    });
+    expect(after).toMatchObject({ delivered: 4, failed: 3, by_trigger: { first: { delivered: 3, failed: 3 }, operator: { delivered: 1, failed: 0 } } });
 
     const past = await admin("GET", `/v1/admin/stats?tenant=${tenant.id}&until=${Date.now() - 7_200_000}`);
     expect(past.body.data).toEqual([]);

@@ -2,9 +2,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { attemptsOf } from "../db/attempts";
 import { getDelivery, listDeliveries } from "../db/deliveries";
 import { decodeCursor, listQuery, page, pageSchema } from "./pagination";
-import { restartDeliveries } from "../delivery/replay";
+import { retryDelivery } from "../delivery/operator";
+import { transitions } from "../delivery/lifecycle";
+import { RelayError } from "../http/errors";
 import { errors, jsonContent, notFound, router, security } from "./router";
-import { deliverySchema, deliveryStatus, viewDelivery } from "./views";
+import { deliverySchema, deliveryStatus, errorSchema, viewDelivery } from "./views";
 
 const list = createRoute({
   method: "get",
@@ -36,6 +38,7 @@ const retry = createRoute({
   request: { params: z.object({ id: z.string() }) },
   responses: {
     202: jsonContent(z.object({ queued: z.number().int() }), "tried again from the start of the schedule (0 when its destination is paused: it waits as held)"),
+    409: jsonContent(errorSchema, "the delivery is not dead or failed, or an attempt of it is in flight"),
     ...errors,
   },
 });
@@ -54,5 +57,11 @@ export const deliveryRoutes = router()
   })
   .openapi(retry, async (c) => {
     const delivery = (await getDelivery(c.env.DB, c.req.valid("param").id)) ?? notFound("delivery");
-    return c.json({ queued: await restartDeliveries(c.env, [delivery.id]) }, 202);
+    const from: readonly string[] = transitions.restart.from;
+    if (!from.includes(delivery.status)) {
+      throw new RelayError("conflict", `only a ${from.join(" or ")} delivery can be retried; this one is ${delivery.status}`);
+    }
+    const result = await retryDelivery(c.env, delivery.id);
+    if (!result) throw new RelayError("conflict", "an attempt of this delivery is in flight; retry once it is recorded");
+    return c.json(result, 202);
   });

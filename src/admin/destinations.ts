@@ -2,10 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
 import { randomToken } from "../crypto/hash";
 import { open, seal } from "../crypto/secret-box";
-import { failedDeliveriesSince, releaseHeld } from "../db/deliveries";
 import { deleteDestination, getDestination, insertDestination, listDestinations, rotateDestinationSecret, updateDestination, type DestinationRow } from "../db/destinations";
 import { getTenant } from "../db/tenants";
-import { scheduleRetries } from "../delivery/schedule-retries";
+import { runJob } from "../delivery/operator";
 import { refuseDestination } from "../delivery/destination-policy";
 import { payloadFilterSchema } from "../delivery/payload-filter";
 import { isSigningSecret, newSigningSecret } from "../delivery/sign";
@@ -13,7 +12,6 @@ import { config, type Env } from "../env";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
 import { errors, jsonBody, jsonContent, notFound, router, security } from "./router";
-import { restartDeliveries } from "../delivery/replay";
 import { destinationSchema, viewDestination } from "./views";
 
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");
@@ -28,6 +26,10 @@ const destinationFields = {
   format: z.enum(["envelope", "raw"]).optional().openapi({ description: "`envelope` (default) or `raw` (AiRudder's body exactly)" }),
   headers: headersSchema.nullable().optional().openapi({ description: "extra request headers, stored encrypted" }),
   enabled: z.boolean().optional(),
+  rate_limit: z.number().int().min(1).max(100_000).nullable().optional().openapi({
+    description: "at most this many requests per rate_limit_period; null or absent = no limit. Waiting for it is not a failed attempt",
+  }),
+  rate_limit_period: z.enum(["second", "minute", "hour"]).optional().openapi({ description: "default `second`" }),
 };
 
 const createBody = z
@@ -105,8 +107,8 @@ const recover = createRoute({
   request: { params: z.object({ id: z.string() }), body: jsonBody(z.object({ since: timeParam.pipe(z.number()) })) },
   responses: {
     202: jsonContent(
-      z.object({ queued: z.number().int(), held: z.number().int() }),
-      "failed and dead deliveries since then, tried again from the start of the schedule (held instead while the destination is paused)",
+      z.object({ queued: z.number().int(), held: z.number().int(), continuing: z.boolean() }),
+      "failed and dead deliveries since then, tried again from the start of the schedule (held instead while the destination is paused); in chunks of 500, and `continuing` when more goes on in the background",
     ),
     ...errors,
   },
@@ -126,13 +128,6 @@ function checkUrl(env: Env, url: string): void {
 
 const sealHeaders = (env: Env, headers: Record<string, string> | null | undefined) =>
   headers && Object.keys(headers).length > 0 ? seal(JSON.stringify(headers), env.ENCRYPTION_KEY) : Promise.resolve(null);
-
-/** Sends a destination's released deliveries to the queue, oldest first. */
-async function release(env: Env, destinationId: string): Promise<void> {
-  const now = Date.now();
-  const released = (await releaseHeld(env.DB, destinationId, now)).results.sort((a, b) => a.created_at - b.created_at);
-  await scheduleRetries(env, released.map((r) => ({ id: r.id, at: now })), now);
-}
 
 export const destinationRoutes = router()
   .openapi(create, async (c) => {
@@ -155,6 +150,8 @@ export const destinationRoutes = router()
       headers_enc: await sealHeaders(c.env, body.headers),
       enabled: body.enabled === false ? 0 : 1,
       disabled_reason: body.enabled === false ? "created paused" : null,
+      rate_limit: body.rate_limit ?? null,
+      rate_limit_period: body.rate_limit ? (body.rate_limit_period ?? "second") : null,
       consecutive_failures: 0,
       consecutive_dead: 0,
       failing_since: null,
@@ -194,10 +191,17 @@ export const destinationRoutes = router()
         headers_enc: body.headers === undefined ? undefined : await sealHeaders(c.env, body.headers),
         enabled: body.enabled === undefined ? undefined : body.enabled ? 1 : 0,
         disabled_reason: body.enabled === undefined ? undefined : body.enabled ? null : "paused by operator",
+        rate_limit: body.rate_limit,
+        rate_limit_period:
+          body.rate_limit === null ? null : body.rate_limit !== undefined || body.rate_limit_period !== undefined
+            ? (body.rate_limit_period ?? before.rate_limit_period ?? "second")
+            : undefined,
       },
       now,
     );
-    if (body.enabled === true && before.enabled === 0) await release(c.env, id);
+    // Committed first: should the release stop part way, the sweep releases
+    // the held deliveries of every enabled destination until none is left.
+    if (body.enabled === true) await runJob(c.env, { t: "job", job: "release", destination_id: id });
     const after = (await getDestination(c.env.DB, id)) ?? notFound("destination");
     return c.json(viewDestination(after, await headerNames(after, c.env)), 200);
   })
@@ -205,6 +209,8 @@ export const destinationRoutes = router()
     const { id } = c.req.valid("param");
     (await getDestination(c.env.DB, id)) ?? notFound("destination");
     await deleteDestination(c.env.DB, id);
+    // Its open deliveries can never be made; a claim would abandon them one by one anyway.
+    await runJob(c.env, { t: "job", job: "abandon", destination_id: id });
     return c.body(null, 204);
   })
   .openapi(rotate, async (c) => {
@@ -224,7 +230,5 @@ export const destinationRoutes = router()
     const { id } = c.req.valid("param");
     const { since } = c.req.valid("json");
     (await getDestination(c.env.DB, id)) ?? notFound("destination");
-    const rows = (await failedDeliveriesSince(c.env.DB, id, since)).results;
-    const queued = await restartDeliveries(c.env, rows.map((r) => r.id));
-    return c.json({ queued, held: rows.length - queued }, 202);
+    return c.json(await runJob(c.env, { t: "job", job: "recover", destination_id: id, since }), 202);
   });

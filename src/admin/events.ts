@@ -8,9 +8,9 @@ import { destinationWants, filterDocument } from "../delivery/routing";
 import { deliveryRangeOf } from "../delivery/routing";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
-import { replayEvent } from "../delivery/replay";
+import { replayEvent } from "../delivery/operator";
 import { errors, jsonContent, notFound, router, security } from "./router";
-import { eventDetailSchema, eventSummarySchema, viewDelivery, viewEventSummary } from "./views";
+import { errorSchema, eventDetailSchema, eventSummarySchema, viewDelivery, viewEventSummary } from "./views";
 
 const list = createRoute({
   method: "get",
@@ -41,16 +41,47 @@ const get = createRoute({
   responses: { 200: jsonContent(eventDetailSchema, "the event, its payload, its deliveries and their attempts"), ...errors },
 });
 
+const replayBody = z.object({ destination_id: z.string().optional() }).openapi("ReplayRequest");
+
+/**
+ * The replay body is optional, so the router's validation cannot require it;
+ * what is sent must still be a JSON object of the schema (`null` included: a 400, not a TypeError).
+ */
+async function replayRequest(text: string): Promise<z.infer<typeof replayBody>> {
+  if (text.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new RelayError("invalid_json", "body is not valid JSON");
+  }
+  const result = replayBody.safeParse(parsed);
+  if (!result.success) {
+    throw new RelayError("invalid_request", "request does not match the schema", {
+      issues: result.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+    });
+  }
+  return result.data;
+}
+
 const replay = createRoute({
   method: "post",
   path: "/v1/admin/events/{id}/replay",
   security,
   request: {
     params: z.object({ id: z.string() }),
-    body: { content: { "application/json": { schema: z.object({ destination_id: z.string().optional() }) } }, required: false },
+    body: { content: { "application/json": { schema: replayBody } }, required: false },
   },
   responses: {
-    202: jsonContent(z.object({ queued: z.number().int(), delivery_ids: z.array(z.string()) }), "delivered again, same webhook-id"),
+    202: jsonContent(
+      z.object({
+        queued: z.number().int(),
+        delivery_ids: z.array(z.string()),
+        in_flight: z.array(z.string()).openapi({ description: "deliveries left alone because an attempt of theirs is in flight" }),
+      }),
+      "delivered again, same webhook-id",
+    ),
+    409: jsonContent(errorSchema, "the payload was purged or erased, or every delivery to replay has an attempt in flight"),
     ...errors,
   },
 });
@@ -78,7 +109,7 @@ export const eventRoutes = router()
   .openapi(replay, async (c) => {
     const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
     if (event.payload === null) throw new RelayError("conflict", `event payload was ${event.payload_state}; nothing to deliver`);
-    const body = (await c.req.json().catch(() => ({}))) as { destination_id?: unknown };
+    const body = await replayRequest(await c.req.text());
     const destinations = (await destinationsOfTenants(c.env.DB, [event.tenant_id]).all<DestinationRow>()).results;
     let targets: string[];
     if (typeof body.destination_id === "string") {
@@ -89,6 +120,9 @@ export const eventRoutes = router()
       const doc = filterDocument(event, JSON.parse(event.payload) as unknown);
       targets = destinations.filter((d) => destinationWants(d, event.type, doc)).map((d) => d.id);
     }
-    const ids = await replayEvent(c.env, event, targets);
-    return c.json({ queued: ids.length, delivery_ids: ids }, 202);
+    const { replayed, inFlight } = await replayEvent(c.env, event, targets);
+    if (inFlight.length && replayed.length === 0) {
+      throw new RelayError("conflict", `an attempt is in flight for ${inFlight.join(", ")}; replay once it is recorded`);
+    }
+    return c.json({ queued: replayed.length, delivery_ids: replayed, in_flight: inFlight }, 202);
   });

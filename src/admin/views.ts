@@ -61,6 +61,8 @@ export const destinationSchema = z
     header_names: z.array(z.string()).openapi({ description: "names only: values are secret" }),
     enabled: z.boolean(),
     disabled_reason: z.string().nullable(),
+    rate_limit: z.number().int().nullable(),
+    rate_limit_period: z.enum(["second", "minute", "hour"]).nullable(),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -139,6 +141,8 @@ export const viewDestination = (d: DestinationRow, headerNames: string[]) => ({
   header_names: headerNames,
   enabled: d.enabled === 1,
   disabled_reason: d.disabled_reason,
+  rate_limit: d.rate_limit,
+  rate_limit_period: d.rate_limit_period,
   created_at: iso(d.created_at)!,
   updated_at: iso(d.updated_at)!,
 });

@@ -1,6 +1,8 @@
 import type { z } from "zod";
 import type { Env } from "../env";
-import { callbackMessageSchema, deliveryMessageSchema } from "../queue-messages";
+import { insertDeadLetter } from "../db/dead-letters";
+import { runJob } from "../delivery/operator";
+import { callbackMessageSchema, deliveryJobSchema, deliveryMessageSchema, type DeliveryJob } from "../queue-messages";
 import { recordDeadLetters } from "./dead-letters";
 import { runDeliveries } from "./run-deliveries";
 import { storeCallbacks } from "./store-callbacks";
@@ -13,17 +15,36 @@ export const QUEUES = {
 } as const;
 
 /**
- * Splits off messages that are not of the queue's kind. They are retried
- * (and so, after max_retries, recorded by the dead-letter consumer) rather
- * than acked and lost.
+ * Splits off messages that are not of the queue's kind: no retry can make
+ * them readable, so each is recorded once in dead_letters (for the
+ * operator) and acked.
  */
-function wellFormed<S extends z.ZodType>(messages: readonly Message<unknown>[], schema: S): Message<z.infer<S>>[] {
-  return messages.filter((m) => {
-    if (schema.safeParse(m.body).success) return true;
-    console.error(JSON.stringify({ level: "error", msg: "malformed queue message", id: m.id }));
-    m.retry();
-    return false;
-  }) as Message<z.infer<S>>[];
+async function wellFormed<S extends z.ZodType>(
+  queue: string,
+  messages: readonly Message<unknown>[],
+  schema: S,
+  env: Env,
+): Promise<Message<z.infer<S>>[]> {
+  const bad = messages.filter((m) => !schema.safeParse(m.body).success);
+  if (bad.length) {
+    console.error(JSON.stringify({ level: "error", msg: "malformed queue messages recorded as dead letters", queue, ids: bad.map((m) => m.id) }));
+    const now = Date.now();
+    await env.DB.batch(bad.map((m) => insertDeadLetter(env.DB, m.id, queue, JSON.stringify(m.body) ?? "undefined", now)));
+    for (const m of bad) m.ack();
+  }
+  return messages.filter((m) => !bad.includes(m)) as Message<z.infer<S>>[];
+}
+
+/** The deliveries queue carries attempts to make and chunks of operator jobs. */
+async function runDeliveriesQueue(queue: string, messages: readonly Message<unknown>[], env: Env, ctx: ExecutionContext): Promise<void> {
+  const jobs = messages.filter((m) => (m.body as { t?: unknown } | null)?.t === "job");
+  const deliveries = messages.filter((m) => !jobs.includes(m));
+  for (const m of await wellFormed(queue, jobs, deliveryJobSchema, env)) {
+    await runJob(env, m.body as DeliveryJob, 1);
+    m.ack();
+  }
+  const wanted = await wellFormed(queue, deliveries, deliveryMessageSchema, env);
+  if (wanted.length) await runDeliveries(wanted, env, ctx);
 }
 
 const retryDelay = (m: Message<unknown>) => ({ delaySeconds: Math.min(300, 5 * 2 ** Math.min(m.attempts, 6)) });
@@ -40,10 +61,10 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env, ctx: E
   let run: (messages: readonly Message<unknown>[]) => Promise<void>;
   switch (batch.queue) {
     case QUEUES.callbacks:
-      run = (messages) => storeCallbacks(wellFormed(messages, callbackMessageSchema), env, ctx);
+      run = async (messages) => storeCallbacks(await wellFormed(batch.queue, messages, callbackMessageSchema, env), env, ctx);
       break;
     case QUEUES.deliveries:
-      run = (messages) => runDeliveries(wellFormed(messages, deliveryMessageSchema), env, ctx);
+      run = (messages) => runDeliveriesQueue(batch.queue, messages, env, ctx);
       break;
     case QUEUES.deadLetters:
       run = (messages) => recordDeadLetters(batch.queue, messages, env);

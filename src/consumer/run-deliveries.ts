@@ -1,5 +1,15 @@
-import { claimDueDeliveries, claimedBy, holdPausedDeliveries, notYetDue, type ClaimedDelivery } from "../db/deliveries";
+import { insertAttempt } from "../db/attempts";
+import {
+  abandonOrphans,
+  abandonUnrecorded,
+  claimDueDeliveries,
+  claimedBy,
+  holdPausedDeliveries,
+  notYetDue,
+  type ClaimedDelivery,
+} from "../db/deliveries";
 import { destinationsByIds, type DestinationRow } from "../db/destinations";
+import { sendAlert } from "../delivery/alerts";
 import { attemptInOrder, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import type { Env } from "../env";
@@ -7,10 +17,14 @@ import type { DeliveryMessage } from "../queue-messages";
 
 /**
  * One batch of "try this delivery" messages (retries, sweeps, operator
- * actions). The claim makes a duplicate message harmless: a delivery already
- * attempted, delivered, held or claimed elsewhere is simply not claimed. A
- * message that arrives before its delivery is due (a wait longer than the
- * queue's delay limit) is sent on again for the rest of the wait.
+ * actions, releases). In one D1 round trip, the lifecycle's own rules: give
+ * up on deliveries whose outcome could never be recorded or whose
+ * destination is gone, hold those of a paused destination, claim the rest
+ * that are due. The claim makes a duplicate message harmless: a delivery
+ * already attempted, delivered, held, claimed elsewhere or waiting for an
+ * earlier event of its call is simply not claimed. A message that arrives
+ * before its delivery is due (a wait longer than the queue's delay limit)
+ * is sent on again for the rest of the wait.
  */
 export async function runDeliveries(
   messages: readonly Message<DeliveryMessage>[],
@@ -20,20 +34,53 @@ export async function runDeliveries(
   const owner = crypto.randomUUID();
   const now = Date.now();
   const ids = [...new Set(messages.map((m) => m.body.delivery_id))];
-  const [, , claimedResult, earlyResult] = await env.DB.batch([
-    holdPausedDeliveries(env.DB, ids),
+  const [abandonedResult, , , , claimedResult, earlyResult] = await env.DB.batch([
+    abandonUnrecorded(env.DB, ids, now),
+    abandonOrphans(env.DB, ids, now),
+    holdPausedDeliveries(env.DB, ids, now),
     claimDueDeliveries(env.DB, ids, owner, now, leaseMs(env)),
     claimedBy(env.DB, owner, ids),
     notYetDue(env.DB, ids, now),
   ]);
+  const abandoned = abandonedResult!.results as { id: string; event_id: string; destination_id: string; unrecorded: number }[];
   const claimed = claimedResult!.results as ClaimedDelivery[];
   const early = earlyResult!.results as { id: string; next_attempt_at: number }[];
 
+  if (abandoned.length) await reportUnrecorded(env, ctx, abandoned, now);
   const destinationIds = [...new Set(claimed.map((c) => c.destination_id))];
   const destinations = destinationIds.length
     ? (await destinationsByIds(env.DB, destinationIds).all<DestinationRow>()).results
     : [];
   await scheduleRetries(env, early.map((e) => ({ id: e.id, at: e.next_attempt_at })), now);
-  await attemptInOrder(env, ctx, owner, claimed, new Map(destinations.map((d) => [d.id, d])));
+  await attemptInOrder(env, ctx, owner, claimed, new Map(destinations.map((d) => [d.id, d])), now + leaseMs(env));
   for (const m of messages) m.ack();
+}
+
+/** Says in the attempt log and to the operator why a delivery died without a last attempt. */
+async function reportUnrecorded(
+  env: Env,
+  ctx: ExecutionContext,
+  abandoned: readonly { id: string; event_id: string; destination_id: string; unrecorded: number }[],
+  now: number,
+): Promise<void> {
+  const error = (n: number) =>
+    `not sent again: the outcome of ${n} attempts could not be recorded (D1 refused the writes); the destination may have received it`;
+  await env.DB.batch(
+    abandoned.map((a) =>
+      insertAttempt(env.DB, { delivery_id: a.id, at: now, status_code: null, duration_ms: 0, error: error(a.unrecorded), response_body: null }),
+    ),
+  ).catch((err) => console.error(JSON.stringify({ level: "error", msg: "could not log abandoned deliveries", error: String(err) })));
+  ctx.waitUntil(
+    Promise.allSettled(
+      abandoned.map((a) =>
+        sendAlert(env, "relay.delivery.dead", {
+          delivery_id: a.id,
+          event_id: a.event_id,
+          destination_id: a.destination_id,
+          last_status_code: null,
+          error: error(a.unrecorded),
+        }),
+      ),
+    ),
+  );
 }

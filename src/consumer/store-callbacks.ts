@@ -1,6 +1,6 @@
 import type { EventColumns } from "../callbacks/columns";
 import { families, type FamilyKind } from "../callbacks/families";
-import { claimedBy, claimFirstAttempts, insertDeliveryForNewEvent, type ClaimedDelivery } from "../db/deliveries";
+import { claimDueDeliveries, claimedBy, insertDeliveryForNewEvent, type ClaimedDelivery } from "../db/deliveries";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
 import { insertEvent } from "../db/events";
 import { deleteInbox, inboxBodies } from "../db/inbox";
@@ -74,7 +74,8 @@ export async function storeCallbacks(
     );
     for (const dest of s.wantedBy) {
       const id = deliveryIdFor(m.event_id, dest.id);
-      const attemptHere = dest.enabled === 1 && dest.consecutive_failures === 0;
+      // A rate-limited destination is paced by the deliveries consumer's send slots.
+      const attemptHere = dest.enabled === 1 && dest.consecutive_failures === 0 && dest.rate_limit === null;
       statements.push(
         insertDeliveryForNewEvent(
           env.DB,
@@ -89,7 +90,8 @@ export async function storeCallbacks(
     }
     if (m.body === undefined) statements.push(deleteInbox(env.DB, m.event_id));
   }
-  statements.push(claimFirstAttempts(env.DB, inline, nonce, now, leaseMs(env)), claimedBy(env.DB, nonce, inline));
+  // Deliveries an earlier invocation stored and then died before attempting, once their lease is over.
+  statements.push(claimDueDeliveries(env.DB, inline, nonce, now, leaseMs(env)), claimedBy(env.DB, nonce, inline));
   const results = await env.DB.batch(statements);
   const claimed = results.at(-1)!.results as ClaimedDelivery[];
 

@@ -1,7 +1,23 @@
+/*
+ * SQL of the `deliveries` table. Each write names the lifecycle transition it
+ * makes (src/delivery/lifecycle.ts) and takes its status and lease conditions
+ * from there through `guard`.
+ */
+
+import {
+  DUE,
+  guard,
+  MAX_UNRECORDED_CLAIMS,
+  OPEN,
+  REQUEUE_AFTER_MS,
+  statusList,
+  transitions,
+  deliveryStatuses,
+  type DeliveryStatus,
+} from "../delivery/lifecycle";
 import { ids, where } from "./sql";
 
-export const deliveryStatuses = ["pending", "delivered", "failed", "dead", "held"] as const;
-export type DeliveryStatus = (typeof deliveryStatuses)[number];
+export { deliveryStatuses, type DeliveryStatus };
 
 export interface DeliveryRow {
   id: string;
@@ -27,20 +43,36 @@ export interface ClaimedDelivery {
   event_type: string;
   tenant_id: string;
   received_at: number;
+  callid: string | null;
   seq: number | null;
   payload: string | null;
 }
 
 /**
- * Creates a delivery only if this very invocation created the event: a
- * redelivered queue message, or AiRudder's retry of the same callback, finds
- * the event already stored by another invocation and adds nothing. A delivery
- * whose first attempt this invocation will make is created already claimed
- * by it (`leaseUntil`), which saves a second write.
+ * "An earlier event of the same call is still owed to this destination" for
+ * the delivery `d` of the event `ev`: the call's events are found through
+ * events_callid, their deliveries to the same destination by their derived
+ * ids (no index of its own). Predecessors that this very statement can
+ * claim too (`?set`, due and unleased) do not block: the runner sends a
+ * call's claimed deliveries one after another, in order.
+ */
+const openPredecessor = (set: string, now: string) => `EXISTS (
+  SELECT 1 FROM events pe JOIN deliveries pd ON pd.id = 'dlv_' || substr(pe.id, 5) || '_' || substr(d.destination_id, 5)
+  WHERE pe.callid = ev.callid AND pe.tenant_id = ev.tenant_id AND pe.seq < ev.seq
+    AND pd.status IN (${statusList(OPEN)})
+    AND NOT (pd.id IN (SELECT value FROM json_each(${set})) AND ${guard("claim", "pd", { now })} AND pd.next_attempt_at <= ${now}))`;
+
+/**
+ * `create`: only if this very invocation created the event, so a
+ * redelivered queue message or AiRudder's retry of the same callback adds
+ * nothing. A delivery whose first attempt this invocation will make
+ * (`leaseUntil`) is created already claimed, saving a second write, unless
+ * an earlier event of its call is still owed to the destination: then it
+ * waits for that one (see nextInCall).
  */
 export const insertDeliveryForNewEvent = (
   db: D1Database,
-  d: { id: string; event_id: string; destination_id: string; tenant_id: string; status: DeliveryStatus },
+  d: { id: string; event_id: string; destination_id: string; tenant_id: string; status: "pending" | "held" },
   batchNonce: string,
   now: number,
   leaseUntil: number | null,
@@ -48,34 +80,52 @@ export const insertDeliveryForNewEvent = (
   db
     .prepare(
       `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at,
-         lease_owner, lease_until)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, CASE WHEN ?8 IS NULL THEN NULL ELSE ?7 END, ?8
-       FROM events WHERE id = ?2 AND batch_nonce = ?7
+         lease_owner, lease_until, claims)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6,
+         CASE WHEN x.blocked THEN NULL ELSE ?7 END, CASE WHEN x.blocked THEN NULL ELSE ?8 END, NOT x.blocked
+       FROM (SELECT (?8 IS NULL OR ${openPredecessor("'[]'", "?6")}) AS blocked
+             FROM events ev, (SELECT ?3 AS destination_id) d
+             WHERE ev.id = ?2 AND ev.batch_nonce = ?7) x
+       WHERE true -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
        ON CONFLICT (id) DO NOTHING`,
     )
     .bind(d.id, d.event_id, d.destination_id, d.tenant_id, d.status, now, batchNonce, leaseUntil);
 
 /**
- * Claims never-attempted deliveries left by an earlier invocation that
- * stored them and then died before its first attempts.
+ * `abandon` of deliveries whose outcome was not recorded MAX_UNRECORDED_CLAIMS
+ * times (the CRM may have had it each time): dead, never sent again.
  */
-export const claimFirstAttempts = (
-  db: D1Database,
-  deliveryIds: readonly string[],
-  owner: string,
-  now: number,
-  leaseMs: number,
-) =>
+export const abandonUnrecorded = (db: D1Database, deliveryIds: readonly string[], now: number) =>
   db
     .prepare(
-      `UPDATE deliveries SET lease_owner = ?2, lease_until = ?3 + ?4
-       WHERE id IN (SELECT value FROM json_each(?1))
-         AND status = 'pending' AND attempt_count = 0
-         AND (lease_until IS NULL OR lease_until < ?3)`,
+      `UPDATE deliveries AS d SET status = 'dead', next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?2
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("abandon", "d", { now: "?2" })}
+         AND d.claims - d.attempt_count >= ${MAX_UNRECORDED_CLAIMS}
+       RETURNING id, event_id, destination_id, claims - attempt_count AS unrecorded`,
     )
-    .bind(ids(deliveryIds), owner, now, leaseMs);
+    .bind(ids(deliveryIds), now);
 
-/** Claims due deliveries by id for this invocation (retries, sweeps, operator actions). */
+/** `abandon` of open deliveries whose destination no longer exists. */
+export const abandonOrphans = (db: D1Database, deliveryIds: readonly string[], now: number) =>
+  db
+    .prepare(
+      `UPDATE deliveries AS d SET status = 'dead', next_attempt_at = NULL, updated_at = ?2
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("abandon", "d", { now: "?2" })}
+         AND NOT EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id)`,
+    )
+    .bind(ids(deliveryIds), now);
+
+/** `hold`: due deliveries of a paused destination wait instead of being attempted. */
+export const holdPausedDeliveries = (db: D1Database, deliveryIds: readonly string[], now: number) =>
+  db
+    .prepare(
+      `UPDATE deliveries AS d SET status = 'held', updated_at = ?2
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("hold", "d", { now: "?2" })}
+         AND EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id AND enabled = 0)`,
+    )
+    .bind(ids(deliveryIds), now);
+
+/** `claim` by id for this invocation: every condition of lifecycle.ts's claim row. */
 export const claimDueDeliveries = (
   db: D1Database,
   deliveryIds: readonly string[],
@@ -85,30 +135,32 @@ export const claimDueDeliveries = (
 ) =>
   db
     .prepare(
-      `UPDATE deliveries SET lease_owner = ?2, lease_until = ?3 + ?4
-       WHERE id IN (SELECT value FROM json_each(?1))
-         AND status IN ('pending', 'failed') AND next_attempt_at <= ?3
-         AND (lease_until IS NULL OR lease_until < ?3)
-         AND destination_id IN (SELECT id FROM destinations WHERE enabled = 1)`,
+      `UPDATE deliveries AS d SET lease_owner = ?2, lease_until = ?3 + ?4, claims = claims + 1
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("claim", "d", { now: "?3" })}
+         AND d.next_attempt_at <= ?3
+         AND d.claims - d.attempt_count < ${MAX_UNRECORDED_CLAIMS}
+         AND EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id AND enabled = 1)
+         AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.id = d.event_id AND ${openPredecessor("?1", "?3")})`,
     )
     .bind(ids(deliveryIds), owner, now, leaseMs);
 
-/** Due deliveries of a paused destination wait as `held` instead of being attempted. */
-export const holdPausedDeliveries = (db: D1Database, deliveryIds: readonly string[]) =>
+/** `renew`: extends this invocation's lease; answers the ids it still holds. */
+export const renewLeases = (db: D1Database, deliveryIds: readonly string[], owner: string, until: number) =>
   db
     .prepare(
-      `UPDATE deliveries SET status = 'held'
-       WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'failed')
-         AND destination_id NOT IN (SELECT id FROM destinations WHERE enabled = 1)`,
+      `UPDATE deliveries AS d SET lease_until = ?3
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("renew", "d", { owner: "?2" })}
+       RETURNING id`,
     )
-    .bind(ids(deliveryIds));
+    .bind(ids(deliveryIds), owner, until)
+    .all<{ id: string }>();
 
 /** The deliveries this invocation claimed, looked up by their ids (a key seek, never a scan for the owner). */
 export const claimedBy = (db: D1Database, owner: string, deliveryIds: readonly string[]) =>
   db
     .prepare(
       `SELECT d.id, d.event_id, d.destination_id, d.attempt_count, d.schedule_step,
-         e.type AS event_type, e.tenant_id, e.received_at, e.seq, e.payload
+         e.type AS event_type, e.tenant_id, e.received_at, e.callid, e.seq, e.payload
        FROM deliveries d JOIN events e ON e.id = d.event_id
        WHERE d.id IN (SELECT value FROM json_each(?2)) AND d.lease_owner = ?1`,
     )
@@ -119,98 +171,166 @@ export const notYetDue = (db: D1Database, deliveryIds: readonly string[], now: n
   db
     .prepare(
       `SELECT id, next_attempt_at FROM deliveries
-       WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('pending', 'failed') AND next_attempt_at > ?2`,
+       WHERE id IN (SELECT value FROM json_each(?1)) AND status IN (${statusList(DUE)}) AND next_attempt_at > ?2`,
     )
     .bind(ids(deliveryIds), now);
 
-/** Hands a claimed, unattempted delivery back, due again at `at`. */
-export const deferClaimed = (db: D1Database, id: string, owner: string, at: number) =>
+/** `defer`: hands claimed, unattempted deliveries back, due again at `at`; no retry step is spent. */
+export const deferClaimed = (db: D1Database, deliveryIds: readonly string[], owner: string, at: number) =>
   db
     .prepare(
-      "UPDATE deliveries SET next_attempt_at = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+      `UPDATE deliveries AS d SET next_attempt_at = ?3, lease_owner = NULL, lease_until = NULL, claims = claims - 1
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("defer", "d", { owner: "?2" })}`,
     )
-    .bind(id, owner, at);
+    .bind(ids(deliveryIds), owner, at);
 
-/** Records the outcome of an attempt and releases the claim, only if this invocation still holds it. */
+export type AttemptTransition = "deliver" | "fail" | "die" | "gone";
+
+/**
+ * `deliver`, `fail`, `die` or `gone`: records an attempt's outcome and
+ * releases the claim, only if this invocation still holds it.
+ */
 export const finishAttempt = (
   db: D1Database,
-  d: {
-    id: string;
-    owner: string;
-    status: DeliveryStatus;
-    status_code: number | null;
-    next_attempt_at: number | null;
-    schedule_step: number;
-  },
+  transition: AttemptTransition,
+  d: { id: string; owner: string; status_code: number | null; next_attempt_at: number | null; schedule_step: number },
   now: number,
 ) =>
   db
     .prepare(
-      `UPDATE deliveries SET status = ?3, attempt_count = attempt_count + 1, last_status_code = ?4,
+      `UPDATE deliveries AS d SET status = ?3, attempt_count = attempt_count + 1, last_status_code = ?4,
          next_attempt_at = ?5, schedule_step = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?7
-       WHERE id = ?1 AND lease_owner = ?2`,
+       WHERE d.id = ?1 AND ${guard(transition, "d", { owner: "?2" })}`,
     )
-    .bind(d.id, d.owner, d.status, d.status_code, d.next_attempt_at, d.schedule_step, now);
+    .bind(d.id, d.owner, transitions[transition].to[0], d.status_code, d.next_attempt_at, d.schedule_step, now);
 
-export const overdueDeliveries = (db: D1Database, before: number, now: number, limit: number) =>
+/**
+ * For deliveries just finished (delivered or dead), the next open delivery of
+ * the same call to the same destination that is due and unleased: it was
+ * waiting for this one (see openPredecessor), and is sent on now.
+ */
+export const nextInCall = (db: D1Database, finished: readonly { event_id: string; destination_id: string }[], now: number) =>
   db
     .prepare(
-      `SELECT id FROM deliveries
-       WHERE status IN ('pending', 'failed') AND next_attempt_at <= ?1
-         AND (lease_until IS NULL OR lease_until < ?2)
-       ORDER BY next_attempt_at LIMIT ?3`,
+      `SELECT n.id FROM (
+         SELECT pd.id, MIN(pe.seq) FROM json_each(?1) f
+         JOIN events e0 ON e0.id = json_extract(f.value, '$.e')
+         JOIN events pe ON pe.callid = e0.callid AND pe.tenant_id = e0.tenant_id AND pe.seq > e0.seq
+         JOIN deliveries pd ON pd.id = 'dlv_' || substr(pe.id, 5) || '_' || substr(json_extract(f.value, '$.d'), 5)
+         WHERE e0.callid IS NOT NULL AND pd.status IN (${statusList(OPEN)})
+         GROUP BY f.key) n
+       JOIN deliveries d ON d.id = n.id
+       WHERE ${guard("claim", "d", { now: "?2" })} AND d.next_attempt_at <= ?2`,
+    )
+    .bind(JSON.stringify(finished.map((f) => ({ e: f.event_id, d: f.destination_id }))), now);
+
+/**
+ * `requeue`: overdue deliveries nobody holds whose queue message the sweep
+ * has not sent again recently; marks them sent.
+ */
+export const requeueOverdue = (db: D1Database, before: number, now: number, limit: number) =>
+  db
+    .prepare(
+      `UPDATE deliveries SET requeued_at = ?2 WHERE id IN (
+         SELECT d.id FROM deliveries d
+         WHERE ${guard("requeue", "d", { now: "?2" })} AND d.next_attempt_at <= ?1
+           AND (d.requeued_at IS NULL OR d.requeued_at < ?2 - ${REQUEUE_AFTER_MS})
+         ORDER BY d.next_attempt_at LIMIT ?3)
+       RETURNING id`,
     )
     .bind(before, now, limit)
     .all<{ id: string }>();
 
-/** Releases a paused destination's held deliveries, oldest first; answers their ids in that order. */
-export const releaseHeld = (db: D1Database, destinationId: string, now: number) =>
+/** Enabled destinations that still have held deliveries (a release to finish, or one stored held from a stale snapshot). */
+export const destinationsWithHeldToRelease = (db: D1Database, limit: number) =>
   db
     .prepare(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, updated_at = ?2
-       WHERE destination_id = ?1 AND status = 'held'
+      `SELECT t.id FROM destinations t WHERE t.enabled = 1
+         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.destination_id = t.id AND d.status = 'held') LIMIT ?1`,
+    )
+    .bind(limit)
+    .all<{ id: string }>();
+
+/** `release` of one chunk of an enabled destination's held deliveries, oldest first. */
+export const releaseHeldChunk = (db: D1Database, destinationId: string, now: number, limit: number) =>
+  db
+    .prepare(
+      `UPDATE deliveries AS d SET status = 'pending', next_attempt_at = ?2, updated_at = ?2
+       WHERE d.id IN (SELECT id FROM deliveries WHERE destination_id = ?1 AND status = 'held' ORDER BY created_at, id LIMIT ?3)
+         AND ${guard("release", "d", { now: "?2" })}
+         AND EXISTS (SELECT 1 FROM destinations WHERE id = ?1 AND enabled = 1)
        RETURNING id, created_at`,
     )
-    .bind(destinationId, now)
+    .bind(destinationId, now, limit)
     .all<{ id: string; created_at: number }>();
 
-/**
- * Starts a delivery's schedule again from the beginning (operator retry,
- * replay, recover). A claim in force is left alone: the attempt in flight
- * records its outcome, and no second attempt starts beside it.
- */
-export const restartDelivery = (db: D1Database, id: string, now: number) =>
+/** `abandon` of one chunk of a removed destination's open deliveries. */
+export const abandonOfDestinationChunk = (db: D1Database, destinationId: string, now: number, limit: number) =>
   db
     .prepare(
-      `UPDATE deliveries SET status = CASE WHEN destination_id IN (SELECT id FROM destinations WHERE enabled = 1)
+      `UPDATE deliveries AS d SET status = 'dead', next_attempt_at = NULL, updated_at = ?2
+       WHERE d.id IN (SELECT id FROM deliveries WHERE destination_id = ?1 AND status IN (${statusList(OPEN)})
+                      AND (lease_until IS NULL OR lease_until < ?2) LIMIT ?3)
+         AND ${guard("abandon", "d", { now: "?2" })}
+       RETURNING id`,
+    )
+    .bind(destinationId, now, limit)
+    .all<{ id: string }>();
+
+/**
+ * `restart` (operator retry, recover): the schedule starts over, `held`
+ * instead while the destination is paused. Never beside an attempt in flight.
+ */
+export const restartDeliveries = (db: D1Database, deliveryIds: readonly string[], now: number) =>
+  db
+    .prepare(
+      `UPDATE deliveries AS d SET status = CASE WHEN EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id AND enabled = 1)
            THEN 'pending' ELSE 'held' END,
          schedule_step = 0, next_attempt_at = ?2, updated_at = ?2
-       WHERE id = ?1 RETURNING id, status`,
+       WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("restart", "d", { now: "?2" })}
+       RETURNING id, status`,
     )
-    .bind(id, now);
+    .bind(ids(deliveryIds), now)
+    .all<{ id: string; status: DeliveryStatus }>();
 
-export const upsertReplayDelivery = (
+/**
+ * `replay`: starts a delivery over under the same webhook-id, or creates it
+ * (a destination added since). A delivery whose attempt is in flight is left
+ * alone and not returned.
+ */
+export const replayDelivery = (
   db: D1Database,
   d: { id: string; event_id: string; destination_id: string; tenant_id: string },
   now: number,
 ) =>
   db
     .prepare(
-      `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)
-       ON CONFLICT (id) DO UPDATE SET status = 'pending', schedule_step = 0,
-         next_attempt_at = ?5, updated_at = ?5`,
+      `INSERT INTO deliveries AS d (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4,
+         CASE WHEN EXISTS (SELECT 1 FROM destinations WHERE id = ?3 AND enabled = 1) THEN 'pending' ELSE 'held' END, ?5, ?5, ?5)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, schedule_step = 0, next_attempt_at = ?5, updated_at = ?5
+         WHERE ${guard("replay", "d", { now: "?5" })}
+       RETURNING id, status`,
     )
     .bind(d.id, d.event_id, d.destination_id, d.tenant_id, now);
 
-export const failedDeliveriesSince = (db: D1Database, destinationId: string, since: number) =>
+/** One page of a destination's failed and dead deliveries since `since`, oldest first (recover). */
+export const failedDeliveriesSince = (
+  db: D1Database,
+  destinationId: string,
+  since: number,
+  after: { created_at: number; id: string } | null,
+  limit: number,
+) =>
   db
     .prepare(
-      `SELECT id FROM deliveries WHERE destination_id = ?1 AND status IN ('failed', 'dead') AND created_at >= ?2
-       ORDER BY created_at`,
+      `SELECT id, created_at FROM deliveries
+       WHERE destination_id = ?1 AND created_at >= ?2 AND status IN ('failed', 'dead')
+         AND (created_at > ?3 OR (created_at = ?3 AND id > ?4))
+       ORDER BY created_at, id LIMIT ?5`,
     )
-    .bind(destinationId, since)
-    .all<{ id: string }>();
+    .bind(destinationId, since, after?.created_at ?? -1, after?.id ?? "", limit)
+    .all<{ id: string; created_at: number }>();
 
 /** An event's deliveries: `range` is the event's span of delivery ids (see deliveryRangeOf). */
 export const deliveriesOfEvent = (db: D1Database, range: readonly [string, string]) =>

@@ -1,5 +1,8 @@
 import { ids } from "./sql";
 
+export const rateLimitPeriods = { second: 1000, minute: 60_000, hour: 3_600_000 } as const;
+export type RateLimitPeriod = keyof typeof rateLimitPeriods;
+
 export interface DestinationRow {
   id: string;
   tenant_id: string;
@@ -16,6 +19,8 @@ export interface DestinationRow {
   consecutive_failures: number;
   consecutive_dead: number;
   failing_since: number | null;
+  rate_limit: number | null;
+  rate_limit_period: RateLimitPeriod | null;
   created_at: number;
   updated_at: number;
 }
@@ -24,8 +29,8 @@ export const insertDestination = (db: D1Database, d: DestinationRow) =>
   db
     .prepare(
       `INSERT INTO destinations (id, tenant_id, url, event_types, filter, format, secret_enc, headers_enc,
-         enabled, disabled_reason, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+         enabled, disabled_reason, created_at, updated_at, rate_limit, rate_limit_period)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`,
     )
     .bind(
       d.id,
@@ -40,6 +45,8 @@ export const insertDestination = (db: D1Database, d: DestinationRow) =>
       d.disabled_reason,
       d.created_at,
       d.updated_at,
+      d.rate_limit,
+      d.rate_limit_period,
     )
     .run();
 
@@ -63,7 +70,7 @@ export const destinationsByIds = (db: D1Database, destinationIds: readonly strin
 export const updateDestination = (
   db: D1Database,
   id: string,
-  fields: Partial<Pick<DestinationRow, "url" | "event_types" | "filter" | "format" | "headers_enc" | "enabled" | "disabled_reason">>,
+  fields: Partial<Pick<DestinationRow, "url" | "event_types" | "filter" | "format" | "headers_enc" | "enabled" | "disabled_reason" | "rate_limit" | "rate_limit_period">>,
   now: number,
 ) => {
   const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
@@ -91,16 +98,9 @@ export const rotateDestinationSecret = (
     .bind(id, secretEnc, previousExpiresAt, now)
     .run();
 
+/** Removes the destination; its open deliveries are abandoned in chunks afterwards (src/delivery/operator.ts). */
 export const deleteDestination = (db: D1Database, id: string) =>
-  db.batch([
-    db.prepare("DELETE FROM destinations WHERE id = ?1").bind(id),
-    // Undelivered work for a removed destination can never be done.
-    db
-      .prepare(
-        "UPDATE deliveries SET status = 'dead', next_attempt_at = NULL WHERE destination_id = ?1 AND status IN ('pending', 'failed', 'held')",
-      )
-      .bind(id),
-  ]);
+  db.prepare("DELETE FROM destinations WHERE id = ?1").bind(id).run();
 
 /** Destination health after attempts: one statement per destination touched. */
 export const recordDestinationOutcome = (
@@ -146,3 +146,29 @@ export const disableDestination = (db: D1Database, id: string, reason: string, n
       "UPDATE destinations SET enabled = 0, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1 AND enabled = 1 RETURNING id, tenant_id, url",
     )
     .bind(id, reason, now);
+
+/**
+ * Reserves up to `wanted` send slots `intervalMs` apart, none later than
+ * `now + horizonMs`, in one UPDATE: D1 applies writes one at a time, so two
+ * invocations never get the same slot (a generic cell rate algorithm kept
+ * in the destination's row). Answers the first slot and how many were granted.
+ */
+export const reserveSendSlots = (
+  db: D1Database,
+  id: string,
+  wanted: number,
+  intervalMs: number,
+  horizonMs: number,
+  now: number,
+) =>
+  db
+    .prepare(
+      `UPDATE destinations SET
+         rate_granted = MIN(?2, MAX(0, CAST((?4 + ?5 - MAX(COALESCE(rate_next_at, 0), ?4)) / ?3 AS INTEGER) + 1)),
+         rate_next_at = MAX(COALESCE(rate_next_at, 0), ?4)
+           + ?3 * MIN(?2, MAX(0, CAST((?4 + ?5 - MAX(COALESCE(rate_next_at, 0), ?4)) / ?3 AS INTEGER) + 1))
+       WHERE id = ?1
+       RETURNING rate_next_at - ?3 * rate_granted AS first_at, rate_granted AS granted, rate_next_at AS next_free_at`,
+    )
+    .bind(id, wanted, intervalMs, now, horizonMs)
+    .first<{ first_at: number; granted: number; next_free_at: number }>();

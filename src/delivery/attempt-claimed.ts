@@ -1,14 +1,15 @@
-import { deferClaimed, type ClaimedDelivery } from "../db/deliveries";
-import { type DestinationRow } from "../db/destinations";
+import { deferClaimed, renewLeases, type ClaimedDelivery } from "../db/deliveries";
+import { rateLimitPeriods, reserveSendSlots, type DestinationRow } from "../db/destinations";
 import { config, type Env } from "../env";
+import { leaseMsFor } from "./lifecycle";
 import { attemptToOutcome, type Outcome } from "./outcome";
 import { recordOutcomes } from "./record-outcomes";
 import { scheduleRetries } from "./schedule-retries";
 
-/** How long a claim outlives the attempt's own timeout before the sweep may take it over. */
-export const LEASE_MARGIN_MS = 60_000;
+export const leaseMs = (env: Env) => leaseMsFor(config(env).DELIVERY_TIMEOUT_MS);
 
-export const leaseMs = (env: Env) => config(env).DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS;
+/** What one attempt and its recording need of a lease still to run. */
+const RECORDING_MS = 5_000;
 
 /**
  * How long a batch waits for its attempts before recording those that have
@@ -38,15 +39,29 @@ export const DOWN_IN_A_ROW_ENDS_TURN = 3;
 /** How soon the rest of a turn is looked at again when what ended it sets no later time (after a 410 they will be held). */
 export const DEFER_SHORT_MS = 5000;
 
+/** Calls sent to one destination at the same time in a turn (each call's events one after another). */
+export const CALLS_IN_PARALLEL = 8;
+
+/** How far ahead a turn reserves send slots of a rate-limited destination; the rest wait for a later turn. */
+export const SLOT_HORIZON_MS = 30_000;
+
+/** Slots are spaced this much wider than the limit strictly needs, so that timer jitter never puts one more in a window. */
+const SLOT_SPACING_GUARD = 1.02;
+
 /** No answer, a timeout, a 5xx, 408 or 429: the destination, not this payload, is the problem. */
 function saysDown(o: Outcome): boolean {
   const code = o.result.statusCode;
   return code === null || code >= 500 || code === 408 || code === 429;
 }
 
+function logFailure(msg: string, err: unknown): void {
+  console.error(JSON.stringify({ level: "error", msg, error: String(err) }));
+}
+
 /**
  * New events (the callbacks consumer): one attempt for each claimed delivery,
- * all in parallel, recorded together. Only healthy destinations get these.
+ * all in parallel, recorded together. Only healthy destinations without a
+ * rate limit get these, and the claim has already checked call order.
  */
 export async function attemptInParallel(
   env: Env,
@@ -58,19 +73,164 @@ export async function attemptInParallel(
   if (claimed.length === 0) return;
   const attempts = claimed.map((d) => attemptToOutcome(env, d, destinations));
   const { done, late } = await settledWithin(attempts, RECORD_TOGETHER_MS);
-  await recordOutcomes(env, ctx, owner, done, destinations);
-  await Promise.all(late.map(async (p) => recordOutcomes(env, ctx, owner, [await p], destinations)));
+  const record = (outcomes: Outcome[]) =>
+    recordOutcomes(env, ctx, owner, outcomes, destinations).catch((err) =>
+      // Left claimed: the sweep takes it up once the lease ends (see MAX_UNRECORDED_CLAIMS).
+      logFailure("recording attempts failed", err),
+    );
+  await record(done);
+  await Promise.all(late.map(async (p) => record([await p])));
 }
 
+/** Send slots reserved for one turn of a rate-limited destination. */
+class SendSlots {
+  private next = 0;
+  constructor(
+    private readonly firstAt: number,
+    private readonly granted: number,
+    private readonly intervalMs: number,
+    readonly nextFreeAt: number,
+  ) {}
+
+  /** The time of the next slot not yet past, or null when this turn has none left. */
+  take(now: number): number | null {
+    while (this.next < this.granted) {
+      const at = this.firstAt + this.next * this.intervalMs;
+      this.next++;
+      if (at >= now - 20) return Math.max(at, now);
+    }
+    return null;
+  }
+}
+
+async function reserveSlots(env: Env, dest: DestinationRow | undefined, wanted: number): Promise<SendSlots | null> {
+  if (!dest?.rate_limit || !dest.rate_limit_period) return null;
+  const intervalMs = Math.ceil((rateLimitPeriods[dest.rate_limit_period] / dest.rate_limit) * SLOT_SPACING_GUARD);
+  const now = Date.now();
+  const row = await reserveSendSlots(env.DB, dest.id, wanted, intervalMs, SLOT_HORIZON_MS, now);
+  return row ? new SendSlots(row.first_at, row.granted, intervalMs, row.next_free_at) : new SendSlots(now, 0, intervalMs, now);
+}
+
+/** One destination's share of a deliveries batch. */
+class Turn {
+  private downInARow = 0;
+  /** Set once the turn is over (destination down, 410, no send slot left): when the rest are due again. */
+  endedUntil: number | null = null;
+  /** Claimed and not yet attempted. */
+  readonly unattempted: Set<string>;
+  /** Later events of a call whose earlier event did not go through: due again with it. */
+  readonly waitUntil = new Map<string, number>();
+  private renewing: Promise<void> | null = null;
+
+  constructor(
+    private readonly env: Env,
+    private readonly ctx: ExecutionContext,
+    private readonly owner: string,
+    private readonly destinations: ReadonlyMap<string, DestinationRow>,
+    private readonly slots: SendSlots | null,
+    deliveries: readonly ClaimedDelivery[],
+    private leaseUntil: number,
+  ) {
+    this.unattempted = new Set(deliveries.map((d) => d.id));
+  }
+
+  /**
+   * Renews the lease of everything still unattempted when it would run out
+   * before `needUntil`; answers whether `id` is still ours. A delivery lost
+   * to another invocation (its lease had run out) leaves the turn.
+   */
+  private async holdLeaseUntil(needUntil: number, id: string): Promise<boolean> {
+    while (needUntil > this.leaseUntil) {
+      this.renewing ??= (async () => {
+        const until = Date.now() + leaseMs(this.env);
+        const held = new Set((await renewLeases(this.env.DB, [...this.unattempted], this.owner, until)).results.map((r) => r.id));
+        for (const lost of [...this.unattempted].filter((x) => !held.has(x))) this.unattempted.delete(lost);
+        this.leaseUntil = until;
+      })().finally(() => (this.renewing = null));
+      await this.renewing;
+    }
+    return this.unattempted.has(id);
+  }
+
+  /** One call's claimed deliveries, in the order received; stops at the first that does not go through. */
+  async runCall(chain: readonly ClaimedDelivery[]): Promise<void> {
+    for (const [i, d] of chain.entries()) {
+      if (this.endedUntil !== null) return;
+      let sendAt = Date.now();
+      if (this.slots) {
+        const slot = this.slots.take(sendAt);
+        if (slot === null) {
+          this.endedUntil = this.slots.nextFreeAt;
+          return;
+        }
+        sendAt = slot;
+      }
+      if (!(await this.holdLeaseUntil(sendAt + config(this.env).DELIVERY_TIMEOUT_MS + RECORDING_MS, d.id))) return;
+      if (sendAt > Date.now()) await new Promise((r) => setTimeout(r, sendAt - Date.now()));
+      const outcome = await attemptToOutcome(this.env, d, this.destinations);
+      this.unattempted.delete(d.id);
+      try {
+        await recordOutcomes(this.env, this.ctx, this.owner, [outcome], this.destinations);
+      } catch (err) {
+        logFailure("recording an attempt failed; ending this call's turn", err);
+        return;
+      }
+      if (outcome.status === "delivered") this.downInARow = 0;
+      else if (saysDown(outcome)) this.downInARow++;
+      if (outcome.gone) {
+        this.endedUntil = Date.now() + DEFER_SHORT_MS;
+        return;
+      }
+      if (this.downInARow >= DOWN_IN_A_ROW_ENDS_TURN) {
+        this.endedUntil = outcome.nextAttemptAt ?? Date.now() + DEFER_SHORT_MS;
+        return;
+      }
+      if (outcome.status === "failed") {
+        // Later events of this call must not overtake it: they wait for its retry.
+        for (const later of chain.slice(i + 1)) this.waitUntil.set(later.id, outcome.nextAttemptAt!);
+        return;
+      }
+    }
+  }
+
+  /** Hands back what was claimed and not attempted, for when it is due again: no retry step is spent. */
+  async handBack(): Promise<void> {
+    if (this.unattempted.size === 0) return;
+    const byTime = new Map<number, string[]>();
+    for (const id of this.unattempted) {
+      const at = this.waitUntil.get(id) ?? this.endedUntil ?? Date.now() + DEFER_SHORT_MS;
+      byTime.set(at, [...(byTime.get(at) ?? []), id]);
+    }
+    await this.env.DB.batch([...byTime].map(([at, ids]) => deferClaimed(this.env.DB, ids, this.owner, at)));
+    await scheduleRetries(this.env, [...byTime].flatMap(([at, ids]) => ids.map((id) => ({ id, at }))), Date.now());
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+const receivedOrder = (a: ClaimedDelivery, b: ClaimedDelivery) =>
+  a.received_at - b.received_at || (a.seq ?? 0) - (b.seq ?? 0) || a.event_id.localeCompare(b.event_id);
+
 /**
- * Retries, releases and recoveries (the deliveries consumer): destinations in
- * parallel, each destination's deliveries one after another in the order
- * their events were received, so a released backlog arrives in order. A
- * failure of one payload (a 4xx) does not hold up the others. Three "down"
- * answers in a row (no answer, timeout, 5xx, 429) end that destination's
- * turn: the rest are handed back unattempted (no retry step spent) for when
- * the last failure says to try again, so a down or hung CRM costs three
- * timeouts per batch, never one per delivery. A 410 ends the turn at once.
+ * Retries, releases and recoveries (the deliveries consumer). Destinations
+ * in parallel; within one, up to CALLS_IN_PARALLEL calls at a time, each
+ * call's events one after another in the order received, so a released
+ * backlog keeps every call in order and still drains at the destination's
+ * concurrency. A 4xx of one payload does not hold up other calls. Three
+ * "down" answers in a row (no answer, timeout, 5xx, 429) end the turn: the
+ * rest are handed back unattempted for when the last failure says to try
+ * again, so a down CRM costs three timeouts per batch, never one per
+ * delivery. A 410 ends it at once. A rate-limited destination sends only in
+ * the slots it reserved; the rest wait for their own. The lease is renewed
+ * whenever the next attempt could outlast it.
  */
 export async function attemptInOrder(
   env: Env,
@@ -78,31 +238,24 @@ export async function attemptInOrder(
   owner: string,
   claimed: readonly ClaimedDelivery[],
   destinations: ReadonlyMap<string, DestinationRow>,
+  leaseUntil: number,
 ): Promise<void> {
   const byDestination = new Map<string, ClaimedDelivery[]>();
   for (const d of claimed) byDestination.set(d.destination_id, [...(byDestination.get(d.destination_id) ?? []), d]);
-  await Promise.all(
-    [...byDestination.values()].map(async (group) => {
-      group.sort((a, b) => a.received_at - b.received_at || (a.seq ?? 0) - (b.seq ?? 0) || a.event_id.localeCompare(b.event_id));
-      let downInARow = 0;
-      for (let i = 0; i < group.length; i++) {
-        const outcome = await attemptToOutcome(env, group[i]!, destinations);
-        await recordOutcomes(env, ctx, owner, [outcome], destinations);
-        if (outcome.status === "delivered") downInARow = 0;
-        else if (saysDown(outcome)) downInARow++;
-        const rest = group.slice(i + 1);
-        if (outcome.gone) return deferUnattempted(env, owner, rest, Date.now() + DEFER_SHORT_MS);
-        if (downInARow >= DOWN_IN_A_ROW_ENDS_TURN) {
-          return deferUnattempted(env, owner, rest, outcome.nextAttemptAt ?? Date.now() + DEFER_SHORT_MS);
-        }
-      }
-    }),
-  );
+  const turns = [...byDestination].map(async ([destinationId, group]) => {
+    const calls = new Map<string, ClaimedDelivery[]>();
+    for (const d of [...group].sort(receivedOrder)) {
+      const key = d.callid ?? d.event_id;
+      calls.set(key, [...(calls.get(key) ?? []), d]);
+    }
+    const slots = await reserveSlots(env, destinations.get(destinationId), group.length);
+    const turn = new Turn(env, ctx, owner, destinations, slots, group, leaseUntil);
+    try {
+      await inParallel([...calls.values()], CALLS_IN_PARALLEL, (chain) => turn.runCall(chain));
+    } finally {
+      await turn.handBack();
+    }
+  });
+  const settled = await Promise.allSettled(turns);
+  for (const s of settled) if (s.status === "rejected") logFailure("a destination's turn failed; the sweep takes up what it left", s.reason);
 }
-
-async function deferUnattempted(env: Env, owner: string, rest: readonly ClaimedDelivery[], at: number): Promise<void> {
-  if (rest.length === 0) return;
-  await env.DB.batch(rest.map((d) => deferClaimed(env.DB, d.id, owner, at)));
-  await scheduleRetries(env, rest.map((d) => ({ id: d.id, at })), Date.now());
-}
-

@@ -1,5 +1,6 @@
 import type { ClaimedDelivery, DeliveryStatus } from "../db/deliveries";
 import type { DestinationRow } from "../db/destinations";
+import type { AttemptTrigger } from "../db/stats";
 import { config, type Env } from "../env";
 import { refuseDestination } from "./destination-policy";
 import { buildRequest } from "./message";
@@ -12,10 +13,17 @@ export interface Outcome {
   result: AttemptResult;
   /** When this attempt ended (it may be recorded later, with others). */
   endedAt: number;
-  status: DeliveryStatus;
+  status: Exclude<DeliveryStatus, "pending">;
   nextAttemptAt: number | null;
   scheduleStep: number;
   gone: boolean;
+  trigger: AttemptTrigger;
+}
+
+/** A first attempt, an automatic retry, or one an operator asked for (retry, recover, replay, release after a 410 reset the step). */
+function triggerOf(d: ClaimedDelivery): AttemptTrigger {
+  if (d.attempt_count === 0) return "first";
+  return d.schedule_step === 0 ? "operator" : "retry";
 }
 
 function classify(
@@ -23,7 +31,7 @@ function classify(
   result: AttemptResult,
   schedule: readonly number[],
   now: number,
-): Omit<Outcome, "delivery" | "result" | "endedAt"> {
+): Omit<Outcome, "delivery" | "result" | "endedAt" | "trigger"> {
   const code = result.statusCode;
   if (code !== null && code >= 200 && code < 300) {
     return { status: "delivered", nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false };
@@ -57,20 +65,27 @@ async function attemptOne(
   const refusal = refuseDestination(dest.url, cfg.ALLOW_INSECURE_DESTINATIONS);
   if (refusal) return { result: refused(`destination refused: ${refusal}`), permanent: true };
   const now = Date.now();
-  const { body, headers } = await buildRequest(
-    dest,
-    {
-      id: delivery.event_id,
-      type: delivery.event_type,
-      tenant: delivery.tenant_id,
-      received_at: delivery.received_at,
-      seq: delivery.seq,
-      payload: delivery.payload,
-    },
-    env.ENCRYPTION_KEY,
-    now,
-  );
-  return { result: await postOnce(dest.url, headers, body, cfg.DELIVERY_TIMEOUT_MS), permanent: false };
+  let request: Awaited<ReturnType<typeof buildRequest>>;
+  try {
+    request = await buildRequest(
+      dest,
+      {
+        id: delivery.event_id,
+        type: delivery.event_type,
+        tenant: delivery.tenant_id,
+        received_at: delivery.received_at,
+        seq: delivery.seq,
+        payload: delivery.payload,
+      },
+      env.ENCRYPTION_KEY,
+      now,
+    );
+  } catch (err) {
+    // Typically a secret or header sealed under a key this Worker no longer has:
+    // a failed attempt like any other, so it is retried, dies and alerts.
+    return { result: refused(`could not prepare the request: ${err instanceof Error ? err.message : String(err)}`), permanent: false };
+  }
+  return { result: await postOnce(dest.url, request.headers, request.body, cfg.DELIVERY_TIMEOUT_MS), permanent: false };
 }
 
 /** Makes one attempt (unless the delivery can no longer be made) and judges the answer. */
@@ -84,6 +99,6 @@ export async function attemptToOutcome(
   const verdict = permanent
     ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
     : classify(delivery, result, config(env).RETRY_SCHEDULE, now);
-  return { delivery, result, endedAt: now, ...verdict };
+  return { delivery, result, endedAt: now, trigger: triggerOf(delivery), ...verdict };
 }
 

@@ -1,12 +1,59 @@
 import { insertAttempt } from "../db/attempts";
-import { finishAttempt } from "../db/deliveries";
-import { disableDestination, disableFailingDestination, recordDestinationOutcome, type DestinationRow } from "../db/destinations";
+import { finishAttempt, nextInCall, type AttemptTransition } from "../db/deliveries";
+import {
+  disableDestination,
+  disableFailingDestination,
+  recordDestinationOutcome,
+  type DestinationRow,
+} from "../db/destinations";
+import { countAttempts, HOUR_MS, type AttemptCount } from "../db/stats";
 import { config, type Env } from "../env";
 import { sendAlert } from "./alerts";
 import type { Outcome } from "./outcome";
 import { scheduleRetries } from "./schedule-retries";
 
-/** Writes a group of outcomes in one D1 batch, then alerts and schedules their retries. */
+const transitionOf = { delivered: "deliver", failed: "fail", dead: "die", held: "gone" } as const satisfies Record<
+  Outcome["status"] & string,
+  AttemptTransition
+>;
+
+/**
+ * Waits between tries of a recording that D1 refused. The attempt has been
+ * made; an unrecorded one is sent again once its lease ends (at most
+ * MAX_UNRECORDED_CLAIMS times), so a brief D1 hiccup is worth riding out here.
+ */
+export const RECORD_RETRY_DELAYS_MS = [200, 1000];
+
+async function batchWithRetries(db: D1Database, statements: D1PreparedStatement[]): Promise<D1Result[]> {
+  for (let i = 0; ; i++) {
+    try {
+      return await db.batch(statements);
+    } catch (err) {
+      const wait = RECORD_RETRY_DELAYS_MS[i];
+      if (wait === undefined) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+function attemptCounts(outcomes: readonly Outcome[]): AttemptCount[] {
+  const counts = new Map<string, AttemptCount>();
+  for (const o of outcomes) {
+    const hour = Math.floor(o.endedAt / HOUR_MS) * HOUR_MS;
+    const key = `${hour}|${o.delivery.tenant_id}|${o.trigger}|${o.status}`;
+    const c = counts.get(key);
+    if (c) c.n++;
+    else counts.set(key, { hour, tenant_id: o.delivery.tenant_id, trigger: o.trigger, outcome: o.status as AttemptCount["outcome"], n: 1 });
+  }
+  return [...counts.values()];
+}
+
+/**
+ * Writes a group of outcomes in one D1 batch (each attempt, its delivery's
+ * transition, the destinations' health, the hour's counters), then alerts,
+ * schedules retries, and sends on the next event of each call that was
+ * waiting for a delivery finished here.
+ */
 export async function recordOutcomes(
   env: Env,
   ctx: ExecutionContext,
@@ -31,10 +78,10 @@ export async function recordOutcomes(
       }),
       finishAttempt(
         env.DB,
+        transitionOf[o.status as keyof typeof transitionOf],
         {
           id: o.delivery.id,
           owner,
-          status: o.status,
           status_code: o.result.statusCode,
           next_attempt_at: o.nextAttemptAt,
           schedule_step: o.scheduleStep,
@@ -52,14 +99,20 @@ export async function recordOutcomes(
   for (const [id, h] of health) {
     if (destinations.has(id)) statements.push(recordDestinationOutcome(env.DB, id, h, now));
   }
+  statements.push(countAttempts(env.DB, attemptCounts(outcomes)));
   const goneAt = new Date(now).toISOString();
   const goneStatements = [...gone].map((id) =>
     disableDestination(env.DB, id, `destination answered 410 Gone at ${goneAt}`, now),
   );
-  const results = await env.DB.batch([...statements, ...goneStatements]);
+  const finished = outcomes.filter((o) => (o.status === "delivered" || o.status === "dead") && o.delivery.callid !== null);
+  const results = await batchWithRetries(env.DB, [
+    ...statements,
+    ...goneStatements,
+    ...(finished.length ? [nextInCall(env.DB, finished.map((o) => o.delivery), now)] : []),
+  ]);
 
   const alerts: Promise<void>[] = [];
-  for (const r of results.slice(statements.length)) {
+  for (const r of results.slice(statements.length, statements.length + goneStatements.length)) {
     for (const row of r.results as { id: string; tenant_id: string }[]) {
       alerts.push(
         sendAlert(env, "relay.destination.disabled", {
@@ -86,9 +139,13 @@ export async function recordOutcomes(
   }
   ctx.waitUntil(Promise.allSettled(alerts));
 
+  const waiting = finished.length ? (results.at(-1)!.results as { id: string }[]) : [];
   await scheduleRetries(
     env,
-    outcomes.filter((o) => o.status === "failed").map((o) => ({ id: o.delivery.id, at: o.nextAttemptAt! })),
+    [
+      ...outcomes.filter((o) => o.status === "failed").map((o) => ({ id: o.delivery.id, at: o.nextAttemptAt! })),
+      ...waiting.map((w) => ({ id: w.id, at: now })),
+    ],
     now,
   );
 }
@@ -112,4 +169,3 @@ async function autoDisable(env: Env, destinationId: string, now: number): Promis
     });
   }
 }
-

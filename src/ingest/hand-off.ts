@@ -4,11 +4,20 @@ import { RelayError } from "../http/errors";
 import type { CallbackMessage } from "../queue-messages";
 
 /**
- * A queue message holds at most 128 KB. Bodies above this size wait in the D1
- * inbox and the message carries only their id; the margin leaves room for the
- * message's other fields and its encoding.
+ * A queue message holds at most 128 KB, measured as sent: the body as a JSON
+ * string, where escapes can take six bytes for one (a control character
+ * becomes `\u0001`). A message over this size carries only the event id, and
+ * the body waits in the D1 inbox; the margin is for the queue's own framing.
  */
-export const INLINE_BODY_MAX_BYTES = 96 * 1024;
+export const INLINE_MESSAGE_MAX_BYTES = 120_000;
+/** The most one body byte can become once escaped in JSON. */
+const JSON_ESCAPE_GROWTH = 6;
+
+function fitsInline(message: CallbackMessage, bodyBytes: number): boolean {
+  // The common case needs no measuring: even all escapes would fit.
+  if (bodyBytes * JSON_ESCAPE_GROWTH + 1024 <= INLINE_MESSAGE_MAX_BYTES) return true;
+  return new TextEncoder().encode(JSON.stringify(message)).byteLength <= INLINE_MESSAGE_MAX_BYTES;
+}
 
 export interface AcceptedCallback {
   event_id: string;
@@ -27,16 +36,17 @@ export interface AcceptedCallback {
  * AiRudder retries.
  */
 export async function handOff(env: Env, cb: AcceptedCallback): Promise<void> {
-  const inline = cb.size <= INLINE_BODY_MAX_BYTES;
-  const message: CallbackMessage = {
+  const reference: CallbackMessage = {
     t: "callback",
     event_id: cb.event_id,
     tenant_id: cb.tenant_id,
     kind: cb.kind,
     type: cb.type,
     received_at: cb.received_at,
-    ...(inline ? { body: cb.body } : {}),
   };
+  const withBody = { ...reference, body: cb.body };
+  const inline = fitsInline(withBody, cb.size);
+  const message = inline ? withBody : reference;
   try {
     if (!inline) await insertInbox(env.DB, cb);
     await env.CALLBACKS_QUEUE.send(message, { contentType: "json" });

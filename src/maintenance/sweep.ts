@@ -1,12 +1,12 @@
-import { overdueDeliveries } from "../db/deliveries";
+import { destinationsWithHeldToRelease, requeueOverdue } from "../db/deliveries";
 import { staleInbox } from "../db/inbox";
 import { purgeOlderThan } from "../db/retention";
+import { OVERDUE_AFTER_MS } from "../delivery/lifecycle";
+import { runJob } from "../delivery/operator";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import { config, type Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 
-/** A delivery this late has lost its queue message (or never had one). */
-export const OVERDUE_AFTER_MS = 30_000;
 /** An inbox body this old was never picked up by a consumer. */
 export const STALE_INBOX_AFTER_MS = 60_000;
 /** Per run, so that one invocation stays within its CPU and subrequest limits. */
@@ -14,14 +14,22 @@ export const SWEEP_LIMIT = 1000;
 export const PURGE_BATCH = 1000;
 export const PURGE_ROUNDS = 10;
 
+/** Destinations whose held deliveries one sweep starts releasing (each release goes on by itself, chunk by chunk). */
+export const RELEASES_PER_SWEEP = 20;
+
 /**
  * The Cron Trigger: whatever D1 says is due but the queues no longer carry
  * is sent again, so a lost message, a crash between a D1 write and an
- * enqueue, or a consumer exception can only delay a delivery. Then retention.
+ * enqueue, or a consumer exception can only delay a delivery; a release cut
+ * short, or a delivery stored held just as its destination was enabled,
+ * is released. Then retention.
  */
-export async function sweep(env: Env, now = Date.now()): Promise<{ requeued: number; inbox: number }> {
-  const overdue = await overdueDeliveries(env.DB, now - OVERDUE_AFTER_MS, now, SWEEP_LIMIT);
+export async function sweep(env: Env, now = Date.now()): Promise<{ requeued: number; inbox: number; releasing: number }> {
+  const overdue = await requeueOverdue(env.DB, now - OVERDUE_AFTER_MS, now, SWEEP_LIMIT);
   await scheduleRetries(env, overdue.results.map((r) => ({ id: r.id, at: now })), now);
+
+  const toRelease = (await destinationsWithHeldToRelease(env.DB, RELEASES_PER_SWEEP)).results;
+  for (const d of toRelease) await runJob(env, { t: "job", job: "release", destination_id: d.id }, 1);
 
   const inbox = await staleInbox(env.DB, now - STALE_INBOX_AFTER_MS, SWEEP_LIMIT);
   for (let i = 0; i < inbox.results.length; i += 100) {
@@ -34,7 +42,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<{ requeued: num
   }
 
   await purge(env, now);
-  return { requeued: overdue.results.length, inbox: inbox.results.length };
+  return { requeued: overdue.results.length, inbox: inbox.results.length, releasing: toRelease.length };
 }
 
 async function purge(env: Env, now: number): Promise<void> {
