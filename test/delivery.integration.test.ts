@@ -1,12 +1,9 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { AttemptRow } from "../src/db/attempts";
 import { CALLS_IN_PARALLEL, DOWN_IN_A_ROW_ENDS_TURN } from "../src/delivery/attempt-claimed";
-import { config, type Env } from "../src/env";
-import worker from "../src/index";
-import type { DeliveryMessage } from "../src/queue-messages";
+import { config } from "../src/env";
 import {
   admin,
   createTenant,
@@ -20,6 +17,8 @@ import {
   deliveryOf,
   deliveryById,
   sendCallback,
+  drivenEnv,
+  deliver,
 } from "./helpers";
 
 
@@ -35,31 +34,6 @@ const settled = (eventId: string, destinationId: string, n = 1, timeoutMs?: numb
     const d = await deliveryOf(eventId, destinationId);
     return d !== null && d.attempt_count >= n && d.lease_owner === null && d;
   }, timeoutMs);
-
-/**
- * The Worker's env, with a deliveries queue that records what is sent instead
- * of sending it: the test plays the queue, and no real consumer (with the
- * default settings) races it for the same delivery.
- */
-function drivenEnv(vars: Partial<Record<keyof Env, string>> = {}) {
-  const sent: MessageSendRequest<DeliveryMessage>[] = [];
-  const queue = {
-    send: async (body: DeliveryMessage, options?: QueueSendOptions) => void sent.push({ body, ...options }),
-    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage>>) => void sent.push(...messages),
-  };
-  return { env: { ...env, ...vars, DELIVERIES_QUEUE: queue as unknown as Queue<DeliveryMessage> } as Env, sent };
-}
-
-/** One batch of the deliveries queue, handed to the consumer as Cloudflare would. */
-async function deliver(e: Env, deliveryIds: readonly string[], messageIds = deliveryIds.map(() => uniqueId("msg"))) {
-  const batch = createMessageBatch<DeliveryMessage>(
-    "airudder-relay-deliveries",
-    deliveryIds.map((delivery_id, i) => ({ id: messageIds[i]!, timestamp: new Date(), attempts: 1, body: { t: "delivery", delivery_id } })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, e, ctx);
-  return getQueueResult(batch, ctx);
-}
 
 const makeDue = (deliveryId: string, at = Date.now()) =>
   env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, at).run();
@@ -227,7 +201,7 @@ describe("the retry schedule", () => {
     // A message still in flight for a dead delivery sends nothing.
     await deliver(driven.env, [deliveryId]);
     expect(far.requests).toHaveLength(3);
-    expect(driven.sent.map((m) => m.body.delivery_id)).toEqual([deliveryId, deliveryId]);
+    expect(driven.sent.map((m) => (m.body as { delivery_id: string }).delivery_id)).toEqual([deliveryId, deliveryId]);
 
     const attempts = await attemptsOf(deliveryId);
     expect(attempts.map((a) => a.status_code)).toEqual([500, 500, 500]);
@@ -372,7 +346,7 @@ describe("one destination's turn in a deliveries batch", () => {
       expect(rest).toMatchObject({ status: "pending", attempt_count: 0, schedule_step: 0, lease_owner: null });
       expect(rest!.next_attempt_at!).toBeGreaterThanOrEqual(Date.now() + 590_000);
     }
-    expect(driven.sent.map((m) => m.body.delivery_id).sort()).toEqual([...due].sort());
+    expect(driven.sent.map((m) => (m.body as { delivery_id: string }).delivery_id).sort()).toEqual([...due].sort());
     expect(driven.sent.every((m) => (m.delaySeconds ?? 0) >= 590)).toBe(true);
   });
 

@@ -1,6 +1,10 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, vi } from "vitest";
 import type { DeliveryRow } from "../src/db/deliveries";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import type { DeliveryJob, DeliveryMessage } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 
 const SAMPLE_CALLID = "888d4df71e7744d7bd03080aea48ea9d";
@@ -149,3 +153,29 @@ export async function sendCallback(tenant: Tenant, body = freshCallback(), kind 
   if (res.status !== 200) throw new Error(`callback refused: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { event_id: string }).event_id;
 }
+
+/**
+ * The Worker's env, with a deliveries queue that records what is sent instead
+ * of sending it: the test plays the queue, and no real consumer (with the
+ * default settings) races it for the same delivery.
+ */
+export function drivenEnv(vars: Partial<Record<keyof Env, string>> = {}) {
+  const sent: MessageSendRequest<DeliveryMessage | DeliveryJob>[] = [];
+  const queue = {
+    send: async (body: DeliveryMessage | DeliveryJob, options?: QueueSendOptions) => void sent.push({ body, ...options }),
+    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryMessage | DeliveryJob>>) => void sent.push(...messages),
+  };
+  return { env: { ...env, ...vars, DELIVERIES_QUEUE: queue as unknown as Env["DELIVERIES_QUEUE"] } as Env, sent };
+}
+
+/** One batch of the deliveries queue, handed to the consumer as Cloudflare would. */
+export async function deliver(e: Env, deliveryIds: readonly string[], messageIds = deliveryIds.map(() => uniqueId("msg"))) {
+  const batch = createMessageBatch<DeliveryMessage>(
+    "airudder-relay-deliveries",
+    deliveryIds.map((delivery_id, i) => ({ id: messageIds[i]!, timestamp: new Date(), attempts: 1, body: { t: "delivery", delivery_id } })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, e, ctx);
+  return getQueueResult(batch, ctx);
+}
+
