@@ -67,7 +67,7 @@ async function attemptOne(
       seq: delivery.seq,
       payload: delivery.payload,
     },
-    env.ENCRYPTION_KEY,
+    env,
     now,
   );
   return { result: await postOnce(dest.url, headers, body, cfg.DELIVERY_TIMEOUT_MS), permanent: false };
