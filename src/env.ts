@@ -10,6 +10,8 @@ export interface Env {
   ADMIN_AUTH_LIMITER: RateLimit;
   ADMIN_TOKEN?: string;
   ENCRYPTION_KEY?: string;
+  /** Comma-separated older keys: they still open what they sealed; ENCRYPTION_KEY seals. */
+  ENCRYPTION_KEY_PREVIOUS?: string;
   ALLOW_INSECURE_DESTINATIONS?: string;
   RETRY_SCHEDULE?: string;
   DELIVERY_TIMEOUT_MS?: string;

@@ -1,8 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
 import { randomToken } from "../crypto/hash";
-import { open, seal } from "../crypto/secret-box";
-import { deleteDestination, getDestination, insertDestination, listDestinations, rotateDestinationSecret, updateDestination, type DestinationRow } from "../db/destinations";
+import { open, resealedWithCurrentKey, seal } from "../crypto/secret-box";
+import { deleteDestination, getDestination, insertDestination, listDestinations, replaceSealedValues, rotateDestinationSecret, updateDestination, type DestinationRow } from "../db/destinations";
 import { getTenant } from "../db/tenants";
 import { runJob } from "../delivery/operator";
 import { refuseDestination } from "../delivery/destination-policy";
@@ -116,8 +116,12 @@ const recover = createRoute({
 
 async function headerNames(dest: DestinationRow, env: Env): Promise<string[]> {
   if (!dest.headers_enc) return [];
-  return Object.keys(JSON.parse(await open(dest.headers_enc, env.ENCRYPTION_KEY)) as object);
+  return Object.keys(JSON.parse(await open(dest.headers_enc, env)) as object);
 }
+
+/** What an ENCRYPTION_KEY_PREVIOUS key sealed is sealed again with ENCRYPTION_KEY whenever the destination is written. */
+const resealOldKeys = async (env: Env, d: DestinationRow) =>
+  replaceSealedValues(env.DB, d.id, await resealedWithCurrentKey({ secret_enc: d.secret_enc, previous_secret_enc: d.previous_secret_enc, headers_enc: d.headers_enc }, env));
 
 function checkUrl(env: Env, url: string): void {
   const refusal = refuseDestination(url, config(env).ALLOW_INSECURE_DESTINATIONS);
@@ -179,6 +183,7 @@ export const destinationRoutes = router()
     const body = c.req.valid("json");
     const before = (await getDestination(c.env.DB, id)) ?? notFound("destination");
     if (body.url !== undefined) checkUrl(c.env, body.url);
+    await resealOldKeys(c.env, before);
     const now = Date.now();
     await updateDestination(
       c.env.DB,
@@ -215,7 +220,8 @@ export const destinationRoutes = router()
   })
   .openapi(rotate, async (c) => {
     const { id } = c.req.valid("param");
-    (await getDestination(c.env.DB, id)) ?? notFound("destination");
+    // Sealed again first, so that the secret the rotation keeps as the previous one is under the current key too.
+    await resealOldKeys(c.env, (await getDestination(c.env.DB, id)) ?? notFound("destination"));
     const secret = newSigningSecret();
     const now = Date.now();
     const expires = now + config(c.env).SECRET_GRACE_SECONDS * 1000;

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { randomToken, sha256Hex } from "../crypto/hash";
-import { getTenant, insertTenant, listTenants, updateTenantToken } from "../db/tenants";
+import { getTenant, insertTenant, listTenants, rotateTenantToken, TENANT_ID_PATTERN } from "../db/tenants";
 import { RelayError } from "../http/errors";
 import { forgetTenant } from "../ingest/tenant-auth";
 import { decodeCursor, listQuery, page, pageSchema } from "./pagination";
@@ -9,7 +9,7 @@ import { errorSchema, tenantSchema, viewTenant } from "./views";
 
 const tenantId = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "lower-case letters, digits, - and _, at most 63 characters")
+  .regex(TENANT_ID_PATTERN, "lower-case letters, digits, - and _, at most 63 characters")
   .openapi({ example: "acme" });
 
 const createdTenant = tenantSchema
@@ -36,13 +36,43 @@ const list = createRoute({
   responses: { 200: jsonContent(pageSchema(tenantSchema), "tenants by id"), ...errors },
 });
 
+/** How long a replaced ingest token keeps working unless the rotation says otherwise: a day to change AiRudder's URLs. */
+const TOKEN_GRACE_SECONDS = 86_400;
+
+const rotateBody = z
+  .object({
+    grace_seconds: z
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .optional()
+      .openapi({
+        description: `how long the previous token keeps working, in seconds (default ${TOKEN_GRACE_SECONDS}, at most 30 days); 0 ends it now`,
+        example: 3600,
+      }),
+  })
+  .openapi("TokenRotation");
+
+const rotatedTenant = createdTenant
+  .extend({
+    previous_token_expires_at: z.string().nullable().openapi({ description: "until when the previous token works; null when it stopped at once" }),
+  })
+  .openapi("TenantWithRotatedToken");
+
 const rotate = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{id}/rotate-token",
+  description:
+    "Issues a new ingest token, valid at once in every Worker isolate. The previous token keeps working for `grace_seconds` " +
+    "(default one day), so AiRudder's callback URLs can be changed without losing callbacks; `0` ends it now " +
+    "(other isolates may still accept it for up to 60 s from their cache). The body may be left out.",
   security,
-  request: { params: z.object({ id: z.string() }) },
+  request: {
+    params: z.object({ id: z.string() }),
+    body: { content: { "application/json": { schema: rotateBody } }, required: false },
+  },
   responses: {
-    200: jsonContent(createdTenant, "the new ingest token; the old one stops working within 60 s"),
+    200: jsonContent(rotatedTenant, "the new ingest token (shown once) and until when the previous one works"),
     ...errors,
   },
 });
@@ -66,9 +96,18 @@ export const tenantRoutes = router()
   })
   .openapi(rotate, async (c) => {
     const { id } = c.req.valid("param");
+    const grace = c.req.valid("json").grace_seconds ?? TOKEN_GRACE_SECONDS;
     const tenant = (await getTenant(c.env.DB, id)) ?? notFound("tenant");
     const token = newIngestToken();
-    await updateTenantToken(c.env.DB, id, await sha256Hex(token));
+    const previousExpiresAt = grace > 0 ? Date.now() + grace * 1000 : null;
+    await rotateTenantToken(c.env.DB, id, await sha256Hex(token), previousExpiresAt);
     forgetTenant(id);
-    return c.json({ ...viewTenant(tenant), ingest_token: token }, 200);
+    return c.json(
+      {
+        ...viewTenant(tenant),
+        ingest_token: token,
+        previous_token_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
+      },
+      200,
+    );
   });

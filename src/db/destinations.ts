@@ -59,6 +59,23 @@ export const listDestinations = (db: D1Database, tenantId: string, afterId: stri
     .bind(tenantId, afterId, limit)
     .all<DestinationRow>();
 
+/** The columns that hold sealed values (src/crypto/secret-box.ts). */
+export const sealedColumns = ["secret_enc", "previous_secret_enc", "headers_enc"] as const;
+export type SealedColumn = (typeof sealedColumns)[number];
+
+/**
+ * Writes values sealed again under a new key, each only where its column
+ * still holds the value that was opened, so that a rotation or an edit made
+ * meanwhile is never overwritten with older content.
+ */
+export const replaceSealedValues = (db: D1Database, id: string, values: Partial<Record<SealedColumn, { from: string; to: string }>>) => {
+  const statements = sealedColumns.flatMap((column) => {
+    const value = values[column];
+    return value ? [db.prepare(`UPDATE destinations SET ${column} = ?2 WHERE id = ?1 AND ${column} = ?3`).bind(id, value.to, value.from)] : [];
+  });
+  return statements.length > 0 ? db.batch(statements) : Promise.resolve([]);
+};
+
 export const destinationsOfTenants = (db: D1Database, tenantIds: readonly string[]) =>
   db
     .prepare("SELECT * FROM destinations WHERE tenant_id IN (SELECT value FROM json_each(?1))")

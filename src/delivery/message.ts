@@ -1,4 +1,4 @@
-import { open } from "../crypto/secret-box";
+import { open, type SealKeys } from "../crypto/secret-box";
 import type { DestinationRow } from "../db/destinations";
 import { signatureHeader } from "./sign";
 
@@ -29,10 +29,10 @@ export function envelopeText(e: OutboundEvent): string {
 }
 
 /** The signing secrets in force: the current one, and the previous one during its grace period. */
-async function signingSecrets(dest: DestinationRow, encryptionKey: string | undefined, now: number): Promise<string[]> {
-  const secrets = [await open(dest.secret_enc, encryptionKey)];
+async function signingSecrets(dest: DestinationRow, keys: SealKeys, now: number): Promise<string[]> {
+  const secrets = [await open(dest.secret_enc, keys)];
   if (dest.previous_secret_enc && (dest.previous_secret_expires_at ?? 0) > now) {
-    secrets.push(await open(dest.previous_secret_enc, encryptionKey));
+    secrets.push(await open(dest.previous_secret_enc, keys));
   }
   return secrets;
 }
@@ -40,9 +40,9 @@ async function signingSecrets(dest: DestinationRow, encryptionKey: string | unde
 /** Headers the relay owns; a destination's custom headers cannot replace them. */
 const RESERVED = new Set(["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "content-length", "host"]);
 
-export async function customHeaders(dest: DestinationRow, encryptionKey: string | undefined): Promise<Record<string, string>> {
+export async function customHeaders(dest: DestinationRow, keys: SealKeys): Promise<Record<string, string>> {
   if (!dest.headers_enc) return {};
-  const parsed = JSON.parse(await open(dest.headers_enc, encryptionKey)) as Record<string, string>;
+  const parsed = JSON.parse(await open(dest.headers_enc, keys)) as Record<string, string>;
   return Object.fromEntries(Object.entries(parsed).filter(([k]) => !RESERVED.has(k.toLowerCase())));
 }
 
@@ -50,12 +50,12 @@ export async function customHeaders(dest: DestinationRow, encryptionKey: string 
 export async function buildRequest(
   dest: DestinationRow,
   event: OutboundEvent,
-  encryptionKey: string | undefined,
+  keys: SealKeys,
   now: number,
 ): Promise<{ body: string; headers: Record<string, string> }> {
   const body = dest.format === "raw" ? event.payload : envelopeText(event);
   const timestamp = Math.floor(now / 1000);
-  const [secrets, extra] = await Promise.all([signingSecrets(dest, encryptionKey, now), customHeaders(dest, encryptionKey)]);
+  const [secrets, extra] = await Promise.all([signingSecrets(dest, keys, now), customHeaders(dest, keys)]);
   return {
     body,
     headers: {

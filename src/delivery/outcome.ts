@@ -77,7 +77,7 @@ async function attemptOne(
         seq: delivery.seq,
         payload: delivery.payload,
       },
-      env.ENCRYPTION_KEY,
+      env,
       now,
     );
   } catch (err) {
