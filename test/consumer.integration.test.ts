@@ -134,6 +134,25 @@ describe("the callbacks queue consumer", () => {
     expect(crm.requests).toHaveLength(1);
   });
 
+  it("redelivered, does not make a first attempt that its delivery's next_attempt_at (a Retry-After, a rate-limit slot) puts later", async () => {
+    const { tenant, crm, destination } = await tenantWithCrm();
+    const message = await callbackMessage(tenant.id, transferBody());
+    await env.DB.prepare("UPDATE destinations SET enabled = 0 WHERE id = ?1").bind(destination.id).run();
+    await runBatch([queued("first", message)]);
+    const later = Date.now() + 600_000;
+    // As a first attempt deferred to later leaves it: pending, never attempted, unleased.
+    await env.DB.batch([
+      env.DB.prepare("UPDATE destinations SET enabled = 1 WHERE id = ?1").bind(destination.id),
+      env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE event_id = ?1").bind(message.event_id, later),
+    ]);
+
+    const again = await runBatch([queued("again", message)]);
+    expect(again.explicitAcks).toEqual(["again"]);
+    expect(crm.requests).toHaveLength(0);
+    const row = await env.DB.prepare("SELECT status, attempt_count, next_attempt_at, lease_owner FROM deliveries WHERE event_id = ?1").bind(message.event_id).first();
+    expect(row).toEqual({ status: "pending", attempt_count: 0, next_attempt_at: later, lease_owner: null });
+  });
+
   it("isolates a poison message: the rest of its batch is stored and acked, only it is retried", async () => {
     const { tenant, crm } = await tenantWithCrm();
     const good = [await callbackMessage(tenant.id, transferBody()), await callbackMessage(tenant.id, transferBody())];

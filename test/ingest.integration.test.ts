@@ -318,6 +318,34 @@ describe("200 accepted", () => {
     expect(count?.n).toBe(1);
   });
 
+  it("measures a body as its queue message encodes it: 90 KB whose escapes double when encoded go through the inbox, not a 128 KB-overflowing message", async () => {
+    const tenant = await createTenant();
+    // Each `\"` (2 bytes) is 4 bytes once the body is a JSON string inside the message.
+    const body = JSON.stringify({ callid: uniqueId("quotes"), transfer_status: "2", note: '"'.repeat(45_000) });
+    expect(encode(body).byteLength).toBeLessThan(96 * 1024);
+    expect(encode(JSON.stringify({ body })).byteLength).toBeGreaterThan(128 * 1024);
+
+    const sent: CallbackMessage[] = [];
+    const watched = {
+      async send(message: CallbackMessage, options?: QueueSendOptions) {
+        sent.push(message);
+        return env.CALLBACKS_QUEUE.send(message, options);
+      },
+      sendBatch: (messages: Iterable<MessageSendRequest<CallbackMessage>>, options?: QueueSendBatchOptions) =>
+        env.CALLBACKS_QUEUE.sendBatch(messages, options),
+    } as unknown as Queue<CallbackMessage>;
+    const res = await fetchWith({ CALLBACKS_QUEUE: watched }, ingestUrl(tenant.id, "inbound-transfer", tenant.token), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const eventId = await expectAccepted(res);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.body).toBeUndefined();
+    const stored = await waitUntil(() => eventRow(eventId).then((r) => r ?? undefined));
+    expect(stored.payload).toBe(body);
+  });
+
   it("takes a body over 96 KiB through the D1 inbox and delivers it exactly", async () => {
     const crm = fakeCrm();
     crms.push(crm);
