@@ -6,7 +6,7 @@ import { failedDeliveriesSince, releaseHeld } from "../db/deliveries";
 import { deleteDestination, getDestination, insertDestination, listDestinations, rotateDestinationSecret, updateDestination, type DestinationRow } from "../db/destinations";
 import { getTenant } from "../db/tenants";
 import { scheduleRetries } from "../delivery/schedule-retries";
-import { refuseDestination } from "../delivery/destination-policy";
+import { destinationHeadersSchema, normalizeDestinationUrl, refuseDestination } from "../delivery/destination-policy";
 import { payloadFilterSchema } from "../delivery/payload-filter";
 import { isSigningSecret, newSigningSecret } from "../delivery/sign";
 import { config, type Env } from "../env";
@@ -16,10 +16,7 @@ import { errors, jsonBody, jsonContent, notFound, router, security } from "./rou
 import { restartDeliveries } from "../delivery/replay";
 import { destinationSchema, viewDestination } from "./views";
 
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");
-// fetch() refuses CR, LF and NUL in a value; stored, such a header would fail every attempt for the whole schedule.
-const headerValue = z.string().max(4096).regex(/^[^\r\n\0]*$/, "header values cannot contain CR, LF or NUL");
-const headersSchema = z.record(headerName, headerValue).refine((h) => Object.keys(h).length <= 20, "at most 20 headers");
+const headersSchema = destinationHeadersSchema;
 
 const destinationFields = {
   url: z.string().max(2048).openapi({ example: "https://crm.example.com/hooks/airudder" }),
@@ -145,7 +142,7 @@ export const destinationRoutes = router()
     const row: DestinationRow = {
       id: randomToken("dst_", 12),
       tenant_id: tenantId,
-      url: body.url,
+      url: normalizeDestinationUrl(body.url),
       event_types: body.event_types ? JSON.stringify(body.event_types) : null,
       filter: body.filter ? JSON.stringify(body.filter) : null,
       format: body.format ?? "envelope",
@@ -187,7 +184,7 @@ export const destinationRoutes = router()
       c.env.DB,
       id,
       {
-        url: body.url,
+        url: body.url === undefined ? undefined : normalizeDestinationUrl(body.url),
         event_types: body.event_types === undefined ? undefined : body.event_types === null ? null : JSON.stringify(body.event_types),
         filter: body.filter === undefined ? undefined : body.filter === null ? null : JSON.stringify(body.filter),
         format: body.format,
