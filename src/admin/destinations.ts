@@ -28,13 +28,13 @@ const destinationFields = {
 };
 
 const createBody = z
-  .object({
+  .strictObject({
     ...destinationFields,
     secret: z.string().refine(isSigningSecret, "must be whsec_ followed by base64 of at least 16 bytes").optional(),
   })
   .openapi("DestinationCreate");
 
-const patchBody = z.object(destinationFields).partial().openapi("DestinationPatch");
+const patchBody = z.strictObject(destinationFields).partial().openapi("DestinationPatch");
 
 const withSecret = destinationSchema.extend({ secret: z.string().openapi({ description: "the signing secret, shown once" }) }).openapi("DestinationWithSecret");
 
@@ -99,7 +99,7 @@ const recover = createRoute({
   method: "post",
   path: "/v1/admin/destinations/{id}/recover",
   security,
-  request: { params: z.object({ id: z.string() }), body: jsonBody(z.object({ since: timeParam.pipe(z.number()) })) },
+  request: { params: z.object({ id: z.string() }), body: jsonBody(z.strictObject({ since: timeParam.pipe(z.number()) })) },
   responses: {
     202: jsonContent(
       z.object({ queued: z.number().int(), held: z.number().int() }),

@@ -47,7 +47,7 @@ const replay = createRoute({
   security,
   request: {
     params: z.object({ id: z.string() }),
-    body: { content: { "application/json": { schema: z.object({ destination_id: z.string().optional() }) } }, required: false },
+    body: { content: { "application/json": { schema: z.strictObject({ destination_id: z.string().optional() }) } }, required: false },
   },
   responses: {
     202: jsonContent(z.object({ queued: z.number().int(), delivery_ids: z.array(z.string()) }), "delivered again, same webhook-id"),
