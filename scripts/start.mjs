@@ -5,7 +5,8 @@
 // schedule, which `wrangler dev` does not do by itself.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -45,12 +46,36 @@ const passThrough = [
   "DISABLE_AFTER_DEAD_DELIVERIES",
 ];
 
-function vars() {
-  const out = ["--var", `ADMIN_TOKEN:${adminToken}`];
-  for (const name of passThrough) {
-    if (process.env[name] !== undefined && process.env[name] !== "") out.push("--var", `${name}:${process.env[name]}`);
+/**
+ * One line of a dotenv file that reads back as exactly `value`: single quotes
+ * or backticks keep it literal for dotenv, and `\$` stops wrangler's
+ * dotenv-expand from reading `$NAME` in it as a variable.
+ */
+function envLine(name, value) {
+  const quote = ["'", "`"].find((q) => !value.includes(q));
+  if (quote === undefined) {
+    console.error(`${name} contains both ' and \`, which a dotenv file cannot hold; not starting.`);
+    process.exit(1);
   }
-  return out;
+  return `${name}=${quote}${value.replaceAll("$", "\\$")}${quote}\n`;
+}
+
+/**
+ * The admin token and the passed-through variables go to `wrangler dev` in a
+ * file only this user can read, never as `--var NAME:value`: a command line
+ * is readable by every local user (`ps`). The file lives in a fresh private
+ * directory and is removed when npm start exits.
+ */
+function writeEnvFile() {
+  const dir = mkdtempSync(join(tmpdir(), "airudder-relay-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "vars.env");
+  let text = envLine("ADMIN_TOKEN", adminToken);
+  for (const name of passThrough) {
+    if (process.env[name] !== undefined && process.env[name] !== "") text += envLine(name, process.env[name]);
+  }
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
 }
 
 function applyMigrations() {
@@ -107,9 +132,25 @@ const child = spawn(
     "--show-interactive-dev-session=false",
     "--log-level",
     process.env.WRANGLER_LOG_LEVEL || "warn",
-    ...vars(),
+    // Given --env-file, wrangler reads .dev.vars no more; listed first, the environment's values win over it.
+    "--env-file",
+    join(root, ".dev.vars"),
+    "--env-file",
+    writeEnvFile(),
   ],
-  { cwd: root, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } },
+  {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      // Miniflare's local trace store keeps every request URL, ingest tokens
+      // included, in PERSIST_DIR (redact_query_string applies on Cloudflare
+      // only), and grows without bound. npm start does not need it.
+      X_LOCAL_OBSERVABILITY: "false",
+    },
+  },
 );
 
 const stop = (signal) => {

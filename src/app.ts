@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { adminAuth } from "./admin/auth";
+import { adminBodyLimit } from "./admin/body-limit";
 import { deliveryRoutes } from "./admin/deliveries";
 import { destinationRoutes } from "./admin/destinations";
 import { eventRoutes } from "./admin/events";
@@ -8,7 +9,8 @@ import { quarantineRoutes } from "./admin/quarantine";
 import { statsRoutes } from "./admin/stats";
 import { tenantRoutes } from "./admin/tenants";
 import type { AppEnv } from "./http/app-env";
-import { onError, onNotFound } from "./http/errors";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { onError, onMethodNotAllowed, onNotFound } from "./http/errors";
 import { requestId } from "./http/request-id";
 import { securityHeaders } from "./http/security-headers";
 import { registerIngestDocs } from "./ingest/openapi";
@@ -16,8 +18,8 @@ import { ingestRoutes } from "./ingest/route";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId, securityHeaders);
-  app.use("/v1/admin/*", adminAuth);
+  app.use("*", requestId, securityHeaders, methodNotAllowed({ app, onMethodNotAllowed }));
+  app.use("/v1/admin/*", adminAuth, adminBodyLimit);
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.route("/", ingestRoutes);
   for (const routes of [tenantRoutes, destinationRoutes, eventRoutes, deliveryRoutes, quarantineRoutes, statsRoutes, privacyRoutes]) {
@@ -30,7 +32,9 @@ export function buildApp() {
     info: {
       title: "airudder-relay",
       version: "0.1.0",
-      description: "Takes AiRudder callbacks, stores each once, and delivers signed events (Standard Webhooks) to every CRM a tenant configured.",
+      description:
+        "Takes AiRudder callbacks, stores each once, and delivers signed events (Standard Webhooks) to every CRM a tenant configured. " +
+        "A path asked with a method it does not serve answers 405 method_not_allowed with an Allow header.",
     },
   });
   app.onError(onError);

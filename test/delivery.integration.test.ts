@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { seal } from "../src/crypto/secret-box";
 import type { AttemptRow } from "../src/db/attempts";
 import { CALLS_IN_PARALLEL, DOWN_IN_A_ROW_ENDS_TURN } from "../src/delivery/attempt-claimed";
 import { config } from "../src/env";
@@ -254,20 +255,24 @@ describe("what each destination gets", () => {
     expect(new Webhook(dest.secret).verify(got.body, got.headers)).toEqual(JSON.parse(posted));
   });
 
-  it("its custom headers, which cannot replace content-type or the webhook-* headers", async () => {
+  it("its custom headers, and never a reserved one saved before it was refused", async () => {
     const far = crm();
     const tenant = await createTenant();
-    const dest = await destination(tenant, {
-      url: far.url(),
-      headers: {
-        "X-Api-Key": "k-123",
-        Authorization: "Bearer crm-token",
-        "Content-Type": "text/plain",
-        "Webhook-Id": "forged",
-        "webhook-timestamp": "1",
-        "Webhook-Signature": "v1,Zm9yZ2Vk",
-      },
-    });
+    const dest = await destination(tenant, { url: far.url() });
+    // Written straight to D1, as a row from before the admin API refused these names.
+    const legacy = {
+      "X-Api-Key": "k-123",
+      Authorization: "Bearer crm-token",
+      "Content-Type": "text/plain",
+      "Webhook-Id": "forged",
+      "webhook-timestamp": "1",
+      "Webhook-Signature": "v1,Zm9yZ2Vk",
+      Connection: "close",
+      "User-Agent": "forged-agent",
+    };
+    await env.DB.prepare("UPDATE destinations SET headers_enc = ?1 WHERE id = ?2")
+      .bind(await seal(JSON.stringify(legacy), env.ENCRYPTION_KEY), dest.id)
+      .run();
     const eventId = await sendCallback(tenant);
     const got = await waitUntil(async () => far.requests[0]);
     expect(got.headers["x-api-key"]).toBe("k-123");
@@ -275,6 +280,7 @@ describe("what each destination gets", () => {
     expect(got.headers["content-type"]).toBe("application/json");
     expect(got.headers["webhook-id"]).toBe(eventId);
     expect(got.headers["webhook-signature"]).not.toContain("Zm9yZ2Vk");
+    expect(got.headers["user-agent"]).not.toBe("forged-agent");
     expect(Math.abs(Number(got.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
     expect(new Webhook(dest.secret).verify(got.body, got.headers)).toMatchObject({ id: eventId });
   });

@@ -485,24 +485,25 @@ describe("hostile admin requests", () => {
     ["a string", '"x"'],
     ["null", "null"],
     ["an empty body", ""],
-    ["a deeply nested body", '{"id":' + nested(100_000) + "}"],
+    // Under the 64 KiB admin body limit, so that the parser and schema meet them.
+    ["a deeply nested body", '{"id":' + nested(10_000) + "}"],
     ["invalid UTF-8", bytes('{"id":"', [0xc0, 0xaf], '"}')],
     ["an id with a NUL", '{"id":"a\\u0000b"}'],
     ["an id with a slash", '{"id":"../etc"}'],
-    ["a 100 KB id", JSON.stringify({ id: "a".repeat(100_000) })],
+    ["a 60 KB id", JSON.stringify({ id: "a".repeat(60_000) })],
     ["a number id", '{"id":1}'],
   ])("refuses to create a tenant from %s", async (_what, body) => {
     await expectHouse4xx(await raw("POST", "/v1/admin/tenants", { body }), 400);
   });
 
   it("copes with a deeply nested unknown field in an admin body", async () => {
-    const res = await raw("POST", "/v1/admin/tenants", { body: `{"id":"${uniqueId("deep")}","x":${nested(100_000)}}` });
-    if (res.status !== 201) await expectHouse4xx(res, 400);
+    const res = await raw("POST", "/v1/admin/tenants", { body: `{"id":"${uniqueId("deep")}","x":${nested(10_000)}}` });
+    await expectHouse4xx(res, 400);
   });
 
   it("refuses a body that is not declared as JSON", async () => {
     const res = await raw("POST", "/v1/admin/tenants", { headers: { "content-type": "text/plain" }, body: JSON.stringify({ id: uniqueId("ct") }) });
-    await expectHouse4xx(res, [400, 415]);
+    await expectHouse4xx(res, 415, "unsupported_media_type");
   });
 
   it("is never polluted by __proto__ in an admin body", async () => {
@@ -581,7 +582,7 @@ describe("hostile admin requests", () => {
     ["a SQL fragment", { phone: "' OR 1=1 --" }],
     ["a LIKE wildcard", { phone: "%" }],
     ["too short", { phone: "12" }],
-    ["a 100 KB number", { phone: "1".repeat(100_000) }],
+    ["a 60 KB number", { phone: "1".repeat(60_000) }],
   ])("refuses an erase with %s", async (_what, body) => {
     const tenant = await createTenant();
     await expectHouse4xx(await raw("POST", `/v1/admin/tenants/${tenant.id}/erase`, { body: JSON.stringify(body) }), 400, "invalid_request");

@@ -117,6 +117,16 @@ describe("GET /openapi.json", () => {
     }
   });
 
+  it.each(CONTRACT_ROUTES.filter((r) => r.startsWith("POST /v1/admin/") || r.startsWith("PATCH ")))(
+    "documents the 413 and 415 of an admin body on %s",
+    (route) => {
+      const op = operation(doc, route);
+      for (const status of ["413", "415"]) {
+        expect(op!.responses[status]?.content?.["application/json"]?.schema.$ref).toBe("#/components/schemas/Error");
+      }
+    },
+  );
+
   it.each(KINDS)("documents the ingest route for kind %s with every status of §2", (kind) => {
     const op = operation(doc, `POST /v1/callbacks/{tenant}/${kind}`);
     expect(op).toBeDefined();

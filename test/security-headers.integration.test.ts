@@ -1,3 +1,4 @@
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN, call, createTenant, postCallback } from "./helpers";
 
@@ -34,5 +35,17 @@ describe("security headers", () => {
     expect(res.status).toBe(401);
     expectHardened(res);
     expect(res.headers.get("access-control-allow-methods")).toBeNull();
+  });
+
+  it("include HSTS on an answer over https", async () => {
+    const res = await call("/healthz");
+    expect(res.headers.get("strict-transport-security")).toMatch(/^max-age=\d{8,}; includeSubDomains$/);
+  });
+
+  it("leave HSTS out over plain http, where it means nothing", async () => {
+    const res = await exports.default.fetch(new Request("http://relay.test/healthz"));
+    expect(res.status).toBe(200);
+    expectHardened(res);
+    expect(res.headers.get("strict-transport-security")).toBeNull();
   });
 });

@@ -5,7 +5,7 @@ import { open, resealedWithCurrentKey, seal } from "../crypto/secret-box";
 import { deleteDestination, getDestination, insertDestination, listDestinations, replaceSealedValues, rotateDestinationSecret, updateDestination, type DestinationRow } from "../db/destinations";
 import { getTenant } from "../db/tenants";
 import { runJob } from "../delivery/operator";
-import { refuseDestination } from "../delivery/destination-policy";
+import { destinationHeadersSchema, normalizeDestinationUrl, refuseDestination } from "../delivery/destination-policy";
 import { payloadFilterSchema } from "../delivery/payload-filter";
 import { isSigningSecret, newSigningSecret } from "../delivery/sign";
 import { config, type Env } from "../env";
@@ -14,10 +14,7 @@ import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./paginati
 import { errors, jsonBody, jsonContent, notFound, router, security } from "./router";
 import { destinationSchema, viewDestination } from "./views";
 
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");
-// fetch() refuses CR, LF and NUL in a value; stored, such a header would fail every attempt for the whole schedule.
-const headerValue = z.string().max(4096).regex(/^[^\r\n\0]*$/, "header values cannot contain CR, LF or NUL");
-const headersSchema = z.record(headerName, headerValue).refine((h) => Object.keys(h).length <= 20, "at most 20 headers");
+const headersSchema = destinationHeadersSchema;
 
 const destinationFields = {
   url: z.string().max(2048).openapi({ example: "https://crm.example.com/hooks/airudder" }),
@@ -33,13 +30,13 @@ const destinationFields = {
 };
 
 const createBody = z
-  .object({
+  .strictObject({
     ...destinationFields,
     secret: z.string().refine(isSigningSecret, "must be whsec_ followed by base64 of at least 16 bytes").optional(),
   })
   .openapi("DestinationCreate");
 
-const patchBody = z.object(destinationFields).partial().openapi("DestinationPatch");
+const patchBody = z.strictObject(destinationFields).partial().openapi("DestinationPatch");
 
 const withSecret = destinationSchema.extend({ secret: z.string().openapi({ description: "the signing secret, shown once" }) }).openapi("DestinationWithSecret");
 
@@ -104,7 +101,7 @@ const recover = createRoute({
   method: "post",
   path: "/v1/admin/destinations/{id}/recover",
   security,
-  request: { params: z.object({ id: z.string() }), body: jsonBody(z.object({ since: timeParam.pipe(z.number()) })) },
+  request: { params: z.object({ id: z.string() }), body: jsonBody(z.strictObject({ since: timeParam.pipe(z.number()) })) },
   responses: {
     202: jsonContent(
       z.object({ queued: z.number().int(), held: z.number().int(), continuing: z.boolean() }),
@@ -144,7 +141,7 @@ export const destinationRoutes = router()
     const row: DestinationRow = {
       id: randomToken("dst_", 12),
       tenant_id: tenantId,
-      url: body.url,
+      url: normalizeDestinationUrl(body.url),
       event_types: body.event_types ? JSON.stringify(body.event_types) : null,
       filter: body.filter ? JSON.stringify(body.filter) : null,
       format: body.format ?? "envelope",
@@ -189,7 +186,7 @@ export const destinationRoutes = router()
       c.env.DB,
       id,
       {
-        url: body.url,
+        url: body.url === undefined ? undefined : normalizeDestinationUrl(body.url),
         event_types: body.event_types === undefined ? undefined : body.event_types === null ? null : JSON.stringify(body.event_types),
         filter: body.filter === undefined ? undefined : body.filter === null ? null : JSON.stringify(body.filter),
         format: body.format,

@@ -41,7 +41,7 @@ const get = createRoute({
   responses: { 200: jsonContent(eventDetailSchema, "the event, its payload, its deliveries and their attempts"), ...errors },
 });
 
-const replayBody = z.object({ destination_id: z.string().optional() }).openapi("ReplayRequest");
+const replayBody = z.strictObject({ destination_id: z.string().optional() }).openapi("ReplayRequest");
 
 /**
  * The replay body is optional, so the router's validation cannot require it;

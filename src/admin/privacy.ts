@@ -9,7 +9,7 @@ const erase = createRoute({
   security,
   request: {
     params: z.object({ id: z.string() }),
-    body: jsonBody(z.object({ phone: z.string().regex(/^\+?[0-9 ()-]{6,20}$/, "a phone number such as +66812345678") })),
+    body: jsonBody(z.strictObject({ phone: z.string().regex(/^\+?[0-9 ()-]{6,20}$/, "a phone number such as +66812345678") })),
   },
   responses: {
     200: jsonContent(

@@ -33,6 +33,8 @@ export const errors = {
   400: jsonContent(errorSchema, "invalid request"),
   401: jsonContent(errorSchema, "missing or wrong admin token"),
   404: jsonContent(errorSchema, "no such resource"),
+  413: jsonContent(errorSchema, "request body over 64 KiB"),
+  415: jsonContent(errorSchema, "a request body that is not application/json"),
   503: jsonContent(errorSchema, "admin API not configured (no ADMIN_TOKEN)"),
 };
 

@@ -20,7 +20,7 @@ const create = createRoute({
   method: "post",
   path: "/v1/admin/tenants",
   security,
-  request: { body: jsonBody(z.object({ id: tenantId, name: z.string().min(1).max(200).optional() })) },
+  request: { body: jsonBody(z.strictObject({ id: tenantId, name: z.string().min(1).max(200).optional() })) },
   responses: {
     201: jsonContent(createdTenant, "the tenant and its ingest token"),
     409: jsonContent(errorSchema, "a tenant with this id exists"),

@@ -1,3 +1,5 @@
+import { z } from "@hono/zod-openapi";
+
 /**
  * Where the relay may send: `https://` to public hosts only, unless insecure
  * destinations are allowed for local testing (then `http://` and loopback or
@@ -130,3 +132,41 @@ function refuseIpv6(text: string): string | null {
   if ((first & 0xe000) !== 0x2000) return `[${text}] is not a public address`;
   return null;
 }
+
+/**
+ * The URL as it is stored and shown: the WHATWG serialisation that `fetch`
+ * will use anyway, so that the admin API shows the host that was judged
+ * (`https://0x7f000001/` is stored as `https://127.0.0.1/`) and two spellings
+ * of one URL read the same. Call it only on a URL `refuseDestination` passed.
+ */
+export function normalizeDestinationUrl(rawUrl: string): string {
+  return new URL(rawUrl).href;
+}
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name");
+// fetch() refuses CR, LF and NUL in a value; stored, such a header would fail every attempt for the whole schedule.
+const headerValue = z.string().max(4096).regex(/^[^\r\n\0]*$/, "header values cannot contain CR, LF or NUL");
+
+/*
+ * Headers the relay or the HTTP layer owns. The body's framing and type, the
+ * Standard Webhooks signature and the target host decide what the CRM
+ * verifies and which host answers; hop-by-hop headers would change how the
+ * connection itself is used; the user agent says who is calling.
+ */
+const reservedNames = new Set(["host", "user-agent", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"]);
+const reservedPrefixes = ["content-", "webhook-", "proxy-"];
+
+/** Whether a custom header would replace one the relay or HTTP owns; header names are case-insensitive. */
+export function isReservedHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return reservedNames.has(lower) || reservedPrefixes.some((p) => lower.startsWith(p));
+}
+
+/** A destination's extra request headers, as the admin API accepts them. */
+export const destinationHeadersSchema = z.record(headerName, headerValue).superRefine((headers, ctx) => {
+  const names = Object.keys(headers);
+  if (names.length > 20) ctx.addIssue({ code: "custom", message: "at most 20 headers" });
+  for (const name of names.filter(isReservedHeader)) {
+    ctx.addIssue({ code: "custom", path: [name], message: `${name} is set by the relay or HTTP itself and cannot be configured` });
+  }
+});

@@ -1,5 +1,6 @@
 import { open, type SealKeys } from "../crypto/secret-box";
 import type { DestinationRow } from "../db/destinations";
+import { isReservedHeader } from "./destination-policy";
 import { signatureHeader } from "./sign";
 
 export interface OutboundEvent {
@@ -37,13 +38,12 @@ async function signingSecrets(dest: DestinationRow, keys: SealKeys, now: number)
   return secrets;
 }
 
-/** Headers the relay owns; a destination's custom headers cannot replace them. */
-const RESERVED = new Set(["content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "content-length", "host"]);
 
 export async function customHeaders(dest: DestinationRow, keys: SealKeys): Promise<Record<string, string>> {
   if (!dest.headers_enc) return {};
   const parsed = JSON.parse(await open(dest.headers_enc, keys)) as Record<string, string>;
-  return Object.fromEntries(Object.entries(parsed).filter(([k]) => !RESERVED.has(k.toLowerCase())));
+  // Headers saved before a name became reserved are dropped here rather than sent.
+  return Object.fromEntries(Object.entries(parsed).filter(([k]) => !isReservedHeader(k)));
 }
 
 /** Body and headers of one attempt, signed at the time of sending (`webhook-timestamp` is now). */

@@ -63,6 +63,7 @@ function fromHttpException(err: HTTPException): RelayError {
   if (err.status === 413) return new RelayError("payload_too_large", "request body is too large");
   if (err.status === 401) return new RelayError("unauthorized", "missing or invalid credentials");
   if (err.status === 404) return new RelayError("not_found", "no such resource");
+  if (err.status === 415) return new RelayError("unsupported_media_type", "the request body must be application/json");
   if (err.status >= 500) return new RelayError("internal", "internal error");
   return new RelayError("invalid_request", err.message || "invalid request");
 }
@@ -85,6 +86,12 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
   );
   return errorResponse(c, new RelayError("internal", "internal error"));
 };
+
+/** For hono/method-not-allowed: a known path asked with a method it does not serve. */
+export function onMethodNotAllowed(c: Context<AppEnv>, allowed: string[]): Response {
+  c.header("allow", allowed.join(", "));
+  return errorResponse(c, new RelayError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(", ")}`));
+}
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
   errorResponse(c, new RelayError("not_found", `no route for ${c.req.method} ${c.req.path}`));

@@ -1,16 +1,25 @@
 import type { MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env";
 
-/**
+/*
  * No sniffing, no framing, no referrer, and nothing cached anywhere: every
  * answer is either an ingest receipt or admin data. No CORS headers are ever
- * sent, so browsers on other origins cannot read any answer.
+ * sent, so browsers on other origins cannot read any answer. The rest of
+ * secure-headers' defaults (same-origin resource and opener policies and the
+ * like) are kept: nothing here is meant to be embedded or opened elsewhere.
  */
+const policy: Parameters<typeof secureHeaders>[0] = {
+  xFrameOptions: "DENY",
+  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+};
+
+// HSTS means something only on an answer that came over https; on plain http (npm start) a browser ignores it, and it would be a lie.
+const overHttps = secureHeaders({ ...policy, strictTransportSecurity: "max-age=31536000; includeSubDomains" });
+const overHttp = secureHeaders({ ...policy, strictTransportSecurity: false });
+
 export const securityHeaders: MiddlewareHandler<AppEnv> = async function securityHeaders(c, next) {
-  await next();
-  c.header("x-content-type-options", "nosniff");
-  c.header("x-frame-options", "DENY");
-  c.header("referrer-policy", "no-referrer");
+  const headers = new URL(c.req.url).protocol === "https:" ? overHttps : overHttp;
+  await headers(c, next);
   c.header("cache-control", "no-store");
-  c.header("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
 };
