@@ -17,9 +17,10 @@ const USAGE = `usage: npm run receiver -- [options]
   --rate-limit-rate R   share answered 429 with Retry-After (default 0)
   --retry-after S       the Retry-After seconds of those answers (default 120)
   --hang-rate R         share that is never answered (default 0)
+  --delay-ms N          answer every delivery only after N ms, like a slow CRM (default 0)
   --gone                answer every delivery 410 Gone
   --quiet               no line per request
-  --log FILE            append one JSON line per request: {at, webhook_id, type, event_tenant, answered, signature_ok}
+  --log FILE            append one JSON line per request: {at, webhook_id, type, event_tenant, callid, seq, answered, signature_ok}
 GET /__stats answers the counts per webhook-id.`;
 
 function fail(message) {
@@ -38,6 +39,7 @@ try {
       "rate-limit-rate": { type: "string", default: "0" },
       "retry-after": { type: "string", default: "120" },
       "hang-rate": { type: "string", default: "0" },
+      "delay-ms": { type: "string", default: "0" },
       gone: { type: "boolean", default: false },
       quiet: { type: "boolean", default: false },
       log: { type: "string" },
@@ -71,6 +73,7 @@ const options = {
   rateLimitRate: share("rate-limit-rate"),
   retryAfter: integer("retry-after", 0, 86_400),
   hangRate: share("hang-rate"),
+  delayMs: integer("delay-ms", 0, 600_000),
   gone: parsed.gone,
   quiet: parsed.quiet,
   log: parsed.log,
@@ -171,6 +174,8 @@ const server = createServer((req, res) => {
       webhook_id: req.headers["webhook-id"] ?? null,
       type: typeof event?.type === "string" ? event.type : null,
       event_tenant: typeof event?.tenant === "string" ? event.tenant : null,
+      callid: typeof event?.data?.callid === "string" ? event.data.callid : null,
+      seq: typeof event?.seq === "number" ? event.seq : null,
       answered: answer === null ? null : answer.status,
       signature_ok: signatureOk,
     });
@@ -181,7 +186,9 @@ const server = createServer((req, res) => {
     }
     const headers = { "content-type": "application/json" };
     if (answer.retryAfter !== undefined) headers["retry-after"] = String(answer.retryAfter);
-    res.writeHead(answer.status, headers).end(JSON.stringify({ received: answer.status < 300 }));
+    const reply = () => res.writeHead(answer.status, headers).end(JSON.stringify({ received: answer.status < 300 }));
+    if (options.delayMs > 0) setTimeout(reply, options.delayMs);
+    else reply();
   });
 });
 
@@ -194,7 +201,7 @@ server.listen(options.port, "127.0.0.1", () => {
   const { port } = server.address();
   const behaviour = options.gone
     ? "410 Gone to every delivery"
-    : `fail ${options.failRate} (${options.status}), 429 ${options.rateLimitRate} (Retry-After ${options.retryAfter}), hang ${options.hangRate}, else 200`;
+    : `fail ${options.failRate} (${options.status}), 429 ${options.rateLimitRate} (Retry-After ${options.retryAfter}), hang ${options.hangRate}, else 200${options.delayMs ? `, each after ${options.delayMs} ms` : ""}`;
   console.log(`receiver listening at http://127.0.0.1:${port}/  (${webhook ? "verifying signatures" : "signatures not checked: no --secret"}; ${behaviour})`);
   console.log(`  stats: http://127.0.0.1:${port}/__stats${options.log ? `   log: ${options.log}` : ""}`);
 });
