@@ -1,4 +1,4 @@
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { phoneSpellings } from "../src/admin/privacy";
@@ -7,7 +7,7 @@ import worker from "../src/index";
 import { continueErase, ERASE_PAGE, startErase } from "../src/maintenance/erase";
 import { eraseJobSchema, type EraseJob } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
-import { ADMIN, admin, createDestination, createTenant, fakeCrm, postCallback, waitUntil } from "./helpers";
+import { ADMIN, admin, createDestination, createTenant, fakeCrm, postCallback, uniqueId, waitUntil } from "./helpers";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 const consoleSpies: { mockRestore(): void }[] = [];
@@ -280,8 +280,8 @@ describe("erase over a tenant larger than one page", () => {
       erased.push(...progress.event_ids);
     }
 
-    // Three pages of events (the last one short), then quarantine and inbox.
-    expect(jobs.map((j) => j.table)).toEqual(["events", "events", "quarantine", "inbox"]);
+    // Three pages of events (the last one short), then quarantine, inbox and dead letters.
+    expect(jobs.map((j) => j.table)).toEqual(["events", "events", "quarantine", "inbox", "dead_letters"]);
     expect(jobs.every((j) => j.tenant_id === tenant.id)).toBe(true);
     expect([...erased].sort()).toEqual([...expected].sort());
     expect(await payloadStates(tenant.id)).toEqual([
@@ -293,5 +293,86 @@ describe("erase over a tenant larger than one page", () => {
 
     // A job delivered twice finds nothing left to erase.
     expect(await continueErase(recording.env, jobs[0]!)).toEqual({ event_ids: [], complete: true });
+  });
+});
+
+describe("erase reaches copies outside the events", () => {
+  it("deletes the tenant's dead letters holding the number, not another tenant's or another number's", async () => {
+    const n = numbers();
+    const tenant = await createTenant();
+    const other = await createTenant();
+    const callbackMessage = (tenantId: string, caller: string) => ({
+      t: "callback",
+      event_id: `evt_${crypto.randomUUID().replace(/-/g, "")}`,
+      tenant_id: tenantId,
+      kind: "inbound-transfer",
+      type: "airudder.inbound.transfer",
+      received_at: Date.now(),
+      body: inbound(uniqueId("c"), caller),
+    });
+    const messages = {
+      holding: callbackMessage(tenant.id, n.plus),
+      neighbour: callbackMessage(tenant.id, "+" + n.neighbour),
+      otherTenant: callbackMessage(other.id, n.plus),
+      delivery: { t: "delivery", delivery_id: uniqueId("dlv") },
+    };
+    // Recorded the way the dead-letter consumer records every message that exhausted its retries.
+    const batch = createMessageBatch(
+      "airudder-relay-dead-letters",
+      Object.entries(messages).map(([name, body]) => ({ id: uniqueId(`dl-${name}`), timestamp: new Date(), attempts: 11, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(4);
+    const ids = Object.fromEntries(batch.messages.map((m, i) => [Object.keys(messages)[i]!, m.id]));
+    const deadLetters = async () =>
+      (
+        await env.DB.prepare("SELECT id FROM dead_letters WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id")
+          .bind(JSON.stringify(Object.values(ids)))
+          .all<{ id: string }>()
+      ).results.map((r) => r.id);
+    expect(await deadLetters()).toHaveLength(4);
+
+    const erased = await admin("POST", `/v1/admin/tenants/${tenant.id}/erase`, { phone: n.spaced });
+    expect(erased.status).toBe(200);
+    expect(erased.body).toEqual({ events: 0, event_ids: [], complete: true });
+    expect(await deadLetters()).toEqual([ids.neighbour, ids.otherTenant, ids.delivery].sort());
+  });
+
+  it("clears the CRM answers echoing the number from the attempts of erased events, and keeps the attempts", async () => {
+    const n = numbers();
+    // A CRM that answers with what it received, number included.
+    const crm = fakeCrm((req) => new Response(req.body, { status: 200 }));
+    crms.push(crm);
+    const tenant = await createTenant();
+    await createDestination(tenant.id, { url: crm.url() });
+    const holdingId = ((await (await postCallback(tenant.id, "inbound-transfer", inbound("c-echo", n.plus), tenant.token)).json()) as { event_id: string }).event_id;
+    const otherId = ((await (await postCallback(tenant.id, "inbound-transfer", inbound("c-keep", "+" + n.neighbour), tenant.token)).json()) as { event_id: string }).event_id;
+    type AttemptRow = { event_id: string; status_code: number; response_body: string | null };
+    const attempts = async () =>
+      (
+        await env.DB.prepare(
+          "SELECT d.event_id, a.status_code, a.response_body FROM deliveries d JOIN attempts a ON a.delivery_id = d.id WHERE d.tenant_id = ?1 ORDER BY d.event_id",
+        )
+          .bind(tenant.id)
+          .all<AttemptRow>()
+      ).results;
+    const before = await waitUntil(async () => {
+      const rows = await attempts();
+      return rows.length === 2 && rows;
+    });
+    const echo = (id: string) => before.find((a) => a.event_id === id)!.response_body;
+    expect(echo(holdingId)).toContain(n.plus);
+    expect(echo(otherId)).toContain(n.neighbour);
+
+    const erased = await admin("POST", `/v1/admin/tenants/${tenant.id}/erase`, { phone: n.plus });
+    expect(erased.body).toEqual({ events: 1, event_ids: [holdingId], complete: true });
+
+    const after = await attempts();
+    expect(after.find((a) => a.event_id === holdingId)).toEqual({ event_id: holdingId, status_code: 200, response_body: null });
+    expect(after.find((a) => a.event_id === otherId)).toEqual(before.find((a) => a.event_id === otherId));
+    const detail = await admin("GET", `/v1/admin/events/${holdingId}`);
+    expect(detail.body.deliveries[0].attempts).toHaveLength(1);
+    expect(JSON.stringify(detail.body)).not.toContain(n.digits);
   });
 });

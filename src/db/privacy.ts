@@ -1,7 +1,7 @@
 import { ids } from "./sql";
 
 /** The tables an erase walks, in the order it walks them. */
-export const ERASE_TABLES = ["events", "quarantine", "inbox"] as const;
+export const ERASE_TABLES = ["events", "quarantine", "inbox", "dead_letters"] as const;
 export type EraseTable = (typeof ERASE_TABLES)[number];
 
 /** The last row a page covered, in (received_at, key) order: the next page starts after it. */
@@ -47,12 +47,32 @@ const pages: Record<EraseTable, string> = {
   // (seconds, or a minute until the sweep), so it is small.
   inbox: `SELECT event_id AS k, received_at, body AS text FROM inbox
           WHERE tenant_id = ?1 AND (received_at, event_id) > (?2, ?3) ORDER BY received_at, event_id LIMIT ?4`,
+  // dead_letters_received. A dead letter has no tenant column (its body is a
+  // queue message, with tenant_id inside), so the page covers every tenant's
+  // rows and the tenant is matched with the number.
+  dead_letters: `SELECT id AS k, received_at, body AS text FROM dead_letters
+                 WHERE (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4`,
 };
 
 const erasures: Record<Exclude<EraseTable, "events">, string> = {
   quarantine: `DELETE FROM quarantine WHERE id IN (SELECT k FROM (${pages.quarantine}) p WHERE ${holdsNumber("p.text")})`,
   inbox: `DELETE FROM inbox WHERE event_id IN (SELECT k FROM (${pages.inbox}) p WHERE ${holdsNumber("p.text")})`,
+  dead_letters: `DELETE FROM dead_letters WHERE id IN (
+                   SELECT k FROM (${pages.dead_letters}) p
+                   WHERE json_extract(p.text, '$.tenant_id') = ?1 AND ${holdsNumber("p.text")})`,
 };
+
+/**
+ * The attempts of the page's events that hold the number: a CRM's answer
+ * may echo the payload. An event's deliveries are the key range of
+ * `dlv_<event hash>_`. This runs before the events' update, which removes
+ * what it matches on.
+ */
+const clearAttempts = `UPDATE attempts SET response_body = NULL
+  WHERE response_body IS NOT NULL AND delivery_id IN (
+    SELECT d.id FROM (${pages.events}) e
+    JOIN deliveries d ON d.id >= 'dlv_' || substr(e.k, 5) || '_' AND d.id < 'dlv_' || substr(e.k, 5) || '\`'
+    WHERE ${holdsNumber("e.text")})`;
 
 const eraseEvents = `UPDATE events SET payload = NULL, payload_state = 'erased', phone_masked = NULL
   WHERE id IN (SELECT k FROM (${pages.events}) p WHERE ${holdsNumber("p.text")})
@@ -64,9 +84,9 @@ const lastOf = (page: string) =>
 
 /**
  * Erases the number from one page of one table: events get a tombstone
- * payload (metadata kept); a quarantined or inbox row holding it is
- * deleted. One batch, so that a page is done whole or not at all and a
- * retry can redo it.
+ * payload (metadata kept) and their attempts lose the CRM's answer; a
+ * quarantined, inbox or dead-letter row holding it is deleted. One batch, so
+ * that a page is done whole or not at all and a retry can redo it.
  */
 export async function erasePage(
   db: D1Database,
@@ -81,7 +101,7 @@ export async function erasePage(
   const last = db.prepare(lastOf(pages[table])).bind(...page);
   const erase = (sql: string) => db.prepare(sql).bind(...page, ids(needles));
   const [boundary, ...changed] = await db.batch<{ id: string; received_at: number; n: number }>(
-    table === "events" ? [last, erase(eraseEvents)] : [last, erase(erasures[table])],
+    table === "events" ? [last, erase(clearAttempts), erase(eraseEvents)] : [last, erase(erasures[table])],
   );
   const end = boundary!.results[0];
   return {
