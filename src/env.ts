@@ -1,11 +1,12 @@
 import { z } from "zod";
-import type { CallbackMessage, DeliveryJob, DeliveryMessage } from "./queue-messages";
+import type { CallbackMessage, DeliveryJob, DeliveryMessage, EraseJob } from "./queue-messages";
 
 /** Bindings, vars and secrets of the Worker: the one definition of `Env`. */
 export interface Env {
   DB: D1Database;
   CALLBACKS_QUEUE: Queue<CallbackMessage>;
-  DELIVERIES_QUEUE: Queue<DeliveryMessage | DeliveryJob>;
+  // Operator jobs ride here too: they are rare, and another queue would need a consumer and a dead-letter path of its own.
+  DELIVERIES_QUEUE: Queue<DeliveryMessage | DeliveryJob | EraseJob>;
   INGEST_LIMITER: RateLimit;
   ADMIN_AUTH_LIMITER: RateLimit;
   ADMIN_TOKEN?: string;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ERASE_TABLES } from "./db/privacy";
 
 /**
  * A callback accepted at the edge. `body` is the raw request text; it is left
@@ -35,3 +36,17 @@ export const deliveryJobSchema = z.object({
   after: z.object({ created_at: z.number(), id: z.string() }).optional(),
 });
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
+
+/**
+ * The rest of an erase that did not fit in its request (or in the message
+ * before): where the walk through the tenant's data stands. The number is
+ * sealed (see src/maintenance/erase.ts), never in clear.
+ */
+export const eraseJobSchema = z.object({
+  t: z.literal("erase"),
+  tenant_id: z.string(),
+  needles_sealed: z.string(),
+  table: z.enum(ERASE_TABLES),
+  after: z.object({ received_at: z.number(), id: z.string() }).optional(),
+});
+export type EraseJob = z.infer<typeof eraseJobSchema>;

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import { deliveryIdFor } from "../src/delivery/routing";
 import worker from "../src/index";
+import { PURGE_BATCH } from "../src/maintenance/sweep";
 import type { DeliveryMessage } from "../src/queue-messages";
 import {
   admin,
@@ -206,6 +207,36 @@ describe("the sweep", () => {
     expect(await quarantined()).toEqual([ids.newQ]);
     const kept = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id IN (?1, ?2)").bind(deliveries.old, deliveries.recent).first<{ n: number }>();
     expect(kept!.n).toBe(2);
+  });
+});
+
+describe("retention of dead letters", () => {
+  it("with RETENTION_DAYS=1, deletes dead letters older than that, more than one purge batch of them, keeping newer ones", async () => {
+    const now = Date.now();
+    const prefix = uniqueId("dl-retention");
+    const oldCount = PURGE_BATCH + 500;
+    // A dead callback message carries its raw body, phone numbers included.
+    const body = JSON.stringify({ t: "callback", event_id: "evt_x", tenant_id: "t", body: '{"caller_number":"+66812345678"}' });
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
+       INSERT INTO dead_letters (id, queue, body, received_at)
+       SELECT ?1 || '-old-' || i, 'airudder-relay-dead-letters', ?3, ?4 - i FROM n`,
+    )
+      .bind(prefix, oldCount, body, now - 2 * 86_400_000)
+      .run();
+    await env.DB.prepare("INSERT INTO dead_letters (id, queue, body, received_at) VALUES (?1, 'airudder-relay-dead-letters', ?2, ?3)")
+      .bind(`${prefix}-new`, body, now - 3600_000)
+      .run();
+    const left = async () =>
+      (
+        await env.DB.prepare("SELECT id FROM dead_letters WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id").bind(prefix).all<{ id: string }>()
+      ).results.map((r) => r.id);
+
+    await runSweep();
+    expect(await left()).toHaveLength(oldCount + 1);
+
+    await runSweep({ ...env, RETENTION_DAYS: "1" } as Env);
+    expect(await left()).toEqual([`${prefix}-new`]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { erasePhone } from "../db/privacy";
 import { getTenant } from "../db/tenants";
+import { startErase } from "../maintenance/erase";
 import { errors, jsonBody, jsonContent, notFound, router, security } from "./router";
 
 const erase = createRoute({
@@ -13,8 +13,15 @@ const erase = createRoute({
   },
   responses: {
     200: jsonContent(
-      z.object({ events: z.number().int(), event_ids: z.array(z.string()) }),
-      "events whose payload held the number; their payload is now a tombstone, delivery metadata kept",
+      z.object({
+        events: z.number().int().openapi({ description: "how many events this request erased" }),
+        event_ids: z.array(z.string()).openapi({ description: "the events this request erased" }),
+        complete: z.boolean().openapi({
+          description:
+            "true when the whole tenant has been searched. false when the rest goes on in the background (a large tenant): calling again is safe and finds only what is left",
+        }),
+      }),
+      "events whose payload held the number (their payload is now a tombstone, delivery metadata kept, the CRMs' answers in their attempts cleared); quarantined, inbox and dead-letter copies holding it are deleted",
     ),
     ...errors,
   },
@@ -34,7 +41,6 @@ export const privacyRoutes = router().openapi(erase, async (c) => {
   const { id } = c.req.valid("param");
   const { phone } = c.req.valid("json");
   (await getTenant(c.env.DB, id)) ?? notFound("tenant");
-  const [events] = await erasePhone(c.env.DB, id, phoneSpellings(phone));
-  const ids = (events!.results as { id: string }[]).map((r) => r.id);
-  return c.json({ events: ids.length, event_ids: ids }, 200);
+  const { event_ids, complete } = await startErase(c.env, id, phoneSpellings(phone));
+  return c.json({ events: event_ids.length, event_ids, complete }, 200);
 });

@@ -2,7 +2,8 @@ import type { z } from "zod";
 import type { Env } from "../env";
 import { insertDeadLetter } from "../db/dead-letters";
 import { runJob } from "../delivery/operator";
-import { callbackMessageSchema, deliveryJobSchema, deliveryMessageSchema, type DeliveryJob } from "../queue-messages";
+import { continueErase } from "../maintenance/erase";
+import { callbackMessageSchema, deliveryJobSchema, deliveryMessageSchema, eraseJobSchema, type DeliveryJob, type EraseJob } from "../queue-messages";
 import { recordDeadLetters } from "./dead-letters";
 import { runDeliveries } from "./run-deliveries";
 import { storeCallbacks } from "./store-callbacks";
@@ -35,12 +36,19 @@ async function wellFormed<S extends z.ZodType>(
   return messages.filter((m) => !bad.includes(m)) as Message<z.infer<S>>[];
 }
 
-/** The deliveries queue carries attempts to make and chunks of operator jobs. */
+const kindOf = (m: Message<unknown>) => (m.body as { t?: unknown } | null)?.t;
+
+/** The deliveries queue carries attempts to make, and chunks of operator jobs and erasures. */
 async function runDeliveriesQueue(queue: string, messages: readonly Message<unknown>[], env: Env, ctx: ExecutionContext): Promise<void> {
-  const jobs = messages.filter((m) => (m.body as { t?: unknown } | null)?.t === "job");
-  const deliveries = messages.filter((m) => !jobs.includes(m));
+  const jobs = messages.filter((m) => kindOf(m) === "job");
+  const erasures = messages.filter((m) => kindOf(m) === "erase");
+  const deliveries = messages.filter((m) => !jobs.includes(m) && !erasures.includes(m));
   for (const m of await wellFormed(queue, jobs, deliveryJobSchema, env)) {
     await runJob(env, m.body as DeliveryJob, 1);
+    m.ack();
+  }
+  for (const m of await wellFormed(queue, erasures, eraseJobSchema, env)) {
+    await continueErase(env, m.body as EraseJob);
     m.ack();
   }
   const wanted = await wellFormed(queue, deliveries, deliveryMessageSchema, env);

@@ -1,37 +1,111 @@
 import { ids } from "./sql";
 
+/** The tables an erase walks, in the order it walks them. */
+export const ERASE_TABLES = ["events", "quarantine", "inbox", "dead_letters"] as const;
+export type EraseTable = (typeof ERASE_TABLES)[number];
+
+/** The last row a page covered, in (received_at, key) order: the next page starts after it. */
+export interface ErasePosition {
+  received_at: number;
+  id: string;
+}
+
+const BEFORE_EVERY_ROW: ErasePosition = { received_at: -1, id: "" };
+
+export interface ErasePage {
+  /** Events whose payload held the number and is now a tombstone (empty for the other tables). */
+  erased: string[];
+  /** Where the next page of this table starts; null when this page was its last. */
+  next: ErasePosition | null;
+}
+
 /**
- * SQL for "the column `text` holds the needle `n.value` as a whole number":
- * not inside a longer digit run, which would be somebody else's number.
- * instr() is the cheap first pass; the GLOB checks every occurrence for a
- * non-digit on both sides (the text is padded so that one at either end
+ * SQL for "the column `text` holds one of the needles in ?5 as a whole
+ * number": not inside a longer digit run, which would be somebody else's
+ * number. instr() is the cheap first pass; the GLOB checks every occurrence
+ * for a non-digit on both sides (the text is padded so that one at either end
  * counts). Needles are digits, spaces, `+`, `(`, `)` and `-`, none of them
  * special to GLOB.
  */
 const holdsNumber = (text: string) =>
-  `instr(${text}, n.value) > 0 AND (' ' || ${text} || ' ') GLOB ('*[^0-9]' || n.value || '[^0-9]*')`;
+  `EXISTS (SELECT 1 FROM json_each(?5) n
+           WHERE instr(${text}, n.value) > 0 AND (' ' || ${text} || ' ') GLOB ('*[^0-9]' || n.value || '[^0-9]*'))`;
 
-/** Replaces every payload holding this number with a tombstone; answers the ids touched. */
-export const erasePhone = (db: D1Database, tenantId: string, needles: readonly string[]) =>
-  db.batch([
-    db
-      .prepare(
-        `UPDATE events SET payload = NULL, payload_state = 'erased', phone_masked = NULL
-         WHERE tenant_id = ?1 AND payload IS NOT NULL
-           AND EXISTS (SELECT 1 FROM json_each(?2) n WHERE ${holdsNumber("events.payload")})
-         RETURNING id`,
-      )
-      .bind(tenantId, ids(needles)),
-    db
-      .prepare(
-        `DELETE FROM quarantine WHERE tenant_id = ?1
-           AND EXISTS (SELECT 1 FROM json_each(?2) n WHERE ${holdsNumber("quarantine.body")})`,
-      )
-      .bind(tenantId, ids(needles)),
-    db
-      .prepare(
-        `DELETE FROM inbox WHERE tenant_id = ?1
-           AND EXISTS (SELECT 1 FROM json_each(?2) n WHERE ${holdsNumber("inbox.body")})`,
-      )
-      .bind(tenantId, ids(needles)),
-  ]);
+/**
+ * One page of each table as (k, received_at, text): at most ?4 rows after
+ * (?2, ?3) in (received_at, key) order, so that a page reads only its own rows
+ * off an index and a row that arrives during the walk is still reached.
+ */
+const pages: Record<EraseTable, string> = {
+  // events_tenant_received (tenant_id, received_at).
+  events: `SELECT id AS k, received_at, payload AS text FROM events
+           WHERE tenant_id = ?1 AND (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4`,
+  // quarantine_tenant_received (tenant_id, received_at).
+  quarantine: `SELECT id AS k, received_at, body AS text FROM quarantine
+               WHERE tenant_id = ?1 AND (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4`,
+  // No index: the inbox only holds bodies the consumer has not stored yet
+  // (seconds, or a minute until the sweep), so it is small.
+  inbox: `SELECT event_id AS k, received_at, body AS text FROM inbox
+          WHERE tenant_id = ?1 AND (received_at, event_id) > (?2, ?3) ORDER BY received_at, event_id LIMIT ?4`,
+  // dead_letters_received. A dead letter has no tenant column (its body is a
+  // queue message, with tenant_id inside), so the page covers every tenant's
+  // rows and the tenant is matched with the number.
+  dead_letters: `SELECT id AS k, received_at, body AS text FROM dead_letters
+                 WHERE (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4`,
+};
+
+const erasures: Record<Exclude<EraseTable, "events">, string> = {
+  quarantine: `DELETE FROM quarantine WHERE id IN (SELECT k FROM (${pages.quarantine}) p WHERE ${holdsNumber("p.text")})`,
+  inbox: `DELETE FROM inbox WHERE event_id IN (SELECT k FROM (${pages.inbox}) p WHERE ${holdsNumber("p.text")})`,
+  dead_letters: `DELETE FROM dead_letters WHERE id IN (
+                   SELECT k FROM (${pages.dead_letters}) p
+                   WHERE json_extract(p.text, '$.tenant_id') = ?1 AND ${holdsNumber("p.text")})`,
+};
+
+/**
+ * The attempts of the page's events that hold the number: a CRM's answer
+ * may echo the payload. An event's deliveries are the key range of
+ * `dlv_<event hash>_`. This runs before the events' update, which removes
+ * what it matches on.
+ */
+const clearAttempts = `UPDATE attempts SET response_body = NULL
+  WHERE response_body IS NOT NULL AND delivery_id IN (
+    SELECT d.id FROM (${pages.events}) e
+    JOIN deliveries d ON d.id >= 'dlv_' || substr(e.k, 5) || '_' AND d.id < 'dlv_' || substr(e.k, 5) || '\`'
+    WHERE ${holdsNumber("e.text")})`;
+
+const eraseEvents = `UPDATE events SET payload = NULL, payload_state = 'erased', phone_masked = NULL
+  WHERE id IN (SELECT k FROM (${pages.events}) p WHERE ${holdsNumber("p.text")})
+  RETURNING id`;
+
+/** The page's last row, and how many rows it has: a full page may have more after it. */
+const lastOf = (page: string) =>
+  `WITH p AS (${page}) SELECT k AS id, received_at, (SELECT COUNT(*) FROM p) AS n FROM p ORDER BY received_at DESC, k DESC LIMIT 1`;
+
+/**
+ * Erases the number from one page of one table: events get a tombstone
+ * payload (metadata kept) and their attempts lose the CRM's answer; a
+ * quarantined, inbox or dead-letter row holding it is deleted. One batch, so
+ * that a page is done whole or not at all and a retry can redo it.
+ */
+export async function erasePage(
+  db: D1Database,
+  table: EraseTable,
+  tenantId: string,
+  needles: readonly string[],
+  after: ErasePosition | undefined,
+  limit: number,
+): Promise<ErasePage> {
+  const from = after ?? BEFORE_EVERY_ROW;
+  const page = [tenantId, from.received_at, from.id, limit] as const;
+  const last = db.prepare(lastOf(pages[table])).bind(...page);
+  const erase = (sql: string) => db.prepare(sql).bind(...page, ids(needles));
+  const [boundary, ...changed] = await db.batch<{ id: string; received_at: number; n: number }>(
+    table === "events" ? [last, erase(clearAttempts), erase(eraseEvents)] : [last, erase(erasures[table])],
+  );
+  const end = boundary!.results[0];
+  return {
+    erased: table === "events" ? changed.at(-1)!.results.map((r) => r.id) : [],
+    next: end && end.n === limit ? { received_at: end.received_at, id: end.id } : null,
+  };
+}

@@ -2,6 +2,7 @@
  * Retention, in bounded batches so that a backlog never exceeds one
  * invocation's limits. Attempts go with the events being purged (found
  * through their delivery ids' key range), before the payloads themselves.
+ * Dead letters go whole: a callback's dead letter holds its raw body.
  */
 export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
   db.batch([
@@ -20,5 +21,8 @@ export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
       .bind(before, limit),
     db
       .prepare("DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE last_received_at < ?1 LIMIT ?2)")
+      .bind(before, limit),
+    db
+      .prepare("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < ?1 LIMIT ?2)")
       .bind(before, limit),
   ]);

@@ -1,0 +1,78 @@
+import { z } from "zod";
+import { open, seal } from "../crypto/secret-box";
+import { ERASE_TABLES, erasePage, type ErasePosition, type EraseTable } from "../db/privacy";
+import type { Env } from "../env";
+import type { EraseJob } from "../queue-messages";
+
+/**
+ * Rows one erase statement reads at most. A page of payloads of a few KiB
+ * each is milliseconds of D1 time; a whole large tenant in one statement is
+ * what ran into D1's 30 s limit.
+ */
+export const ERASE_PAGE = 1000;
+/**
+ * How long one request or queue message keeps erasing before it hands the
+ * rest to the next message: an operator waits at most this long for an
+ * answer, and a consumer stays far inside its limits.
+ */
+export const ERASE_BUDGET_MS = 10_000;
+
+interface EraseState {
+  tenant_id: string;
+  needles: readonly string[];
+  table: EraseTable;
+  after?: ErasePosition;
+}
+
+export interface EraseProgress {
+  /** Events erased by this call (not by the ones before or after it). */
+  event_ids: string[];
+  /** False when the rest is on the deliveries queue as an erase job. */
+  complete: boolean;
+}
+
+/** Erases these spellings of a number from a tenant's data, as far as the budget goes, and queues the rest. */
+export const startErase = (env: Env, tenantId: string, needles: readonly string[], budgetMs = ERASE_BUDGET_MS) =>
+  eraseFor(env, { tenant_id: tenantId, needles, table: ERASE_TABLES[0] }, budgetMs);
+
+/**
+ * Goes on with an erase job taken from the deliveries queue. A page done
+ * twice (a message delivered again) finds nothing left to erase on it.
+ */
+export async function continueErase(env: Env, job: EraseJob, budgetMs = ERASE_BUDGET_MS): Promise<EraseProgress> {
+  const needles = z.array(z.string()).parse(JSON.parse(await open(job.needles_sealed, env)));
+  return eraseFor(env, { tenant_id: job.tenant_id, needles, table: job.table, after: job.after }, budgetMs);
+}
+
+/** Pages until the walk ends or the budget is spent; always at least one page, so that every message makes progress. */
+async function eraseFor(env: Env, start: EraseState, budgetMs: number): Promise<EraseProgress> {
+  const deadline = Date.now() + budgetMs;
+  const eventIds: string[] = [];
+  let at: EraseState | null = start;
+  do {
+    const page = await erasePage(env.DB, at.table, at.tenant_id, at.needles, at.after, ERASE_PAGE);
+    eventIds.push(...page.erased);
+    at = page.next ? { ...at, after: page.next } : nextTable(at);
+  } while (at && Date.now() < deadline);
+  if (at) await env.DELIVERIES_QUEUE.send(await jobOf(env, at), { contentType: "json" });
+  return { event_ids: eventIds, complete: at === null };
+}
+
+function nextTable(at: EraseState): EraseState | null {
+  const table = ERASE_TABLES[ERASE_TABLES.indexOf(at.table) + 1];
+  return table ? { tenant_id: at.tenant_id, needles: at.needles, table } : null;
+}
+
+/**
+ * The number travels sealed with ENCRYPTION_KEY. In clear it would sit in
+ * the queue for as long as the job waits or retries, and a job that exhausts
+ * its retries is kept verbatim in dead_letters (for RETENTION_DAYS), which
+ * would leave behind the very number being erased.
+ */
+const jobOf = async (env: Env, at: EraseState): Promise<EraseJob> => ({
+  t: "erase",
+  tenant_id: at.tenant_id,
+  needles_sealed: await seal(JSON.stringify(at.needles), env.ENCRYPTION_KEY),
+  table: at.table,
+  ...(at.after ? { after: at.after } : {}),
+});
