@@ -39,12 +39,44 @@ const passThrough = [
   "ALERT_WEBHOOK_URL",
   "ALERT_WEBHOOK_SECRET",
   "RETENTION_DAYS",
+  "METADATA_RETENTION_DAYS",
   "ENCRYPTION_KEY",
   "ENCRYPTION_KEY_PREVIOUS",
   "SECRET_GRACE_SECONDS",
   "DISABLE_AFTER_FAILING_SECONDS",
   "DISABLE_AFTER_DEAD_DELIVERIES",
 ];
+
+/**
+ * Numbers the Worker would otherwise refuse at its first request, long after
+ * start: each is checked here, and a bad one stops npm start saying which and why.
+ */
+const numericVars = {
+  RETENTION_DAYS: { what: "a positive number of days (fractions allowed, e.g. 0.0015)", ok: (n) => n > 0 && Number.isFinite(n) },
+  METADATA_RETENTION_DAYS: { what: "a positive number of days (fractions allowed)", ok: (n) => n > 0 && Number.isFinite(n) },
+  DELIVERY_TIMEOUT_MS: { what: "a positive whole number of milliseconds", ok: (n) => Number.isInteger(n) && n > 0 },
+  MAX_BODY_BYTES: { what: "a positive whole number of bytes", ok: (n) => Number.isInteger(n) && n > 0 },
+  SECRET_GRACE_SECONDS: { what: "a positive whole number of seconds", ok: (n) => Number.isInteger(n) && n > 0 },
+  DISABLE_AFTER_FAILING_SECONDS: { what: "a positive whole number of seconds", ok: (n) => Number.isInteger(n) && n > 0 },
+  DISABLE_AFTER_DEAD_DELIVERIES: { what: "a positive whole number", ok: (n) => Number.isInteger(n) && n > 0 },
+};
+
+function checkVars() {
+  const problems = [];
+  for (const [name, rule] of Object.entries(numericVars)) {
+    const raw = process.env[name];
+    if (raw === undefined || raw === "") continue;
+    if (!rule.ok(Number(raw))) problems.push(`${name}=${JSON.stringify(raw)} must be ${rule.what}`);
+  }
+  const schedule = process.env.RETRY_SCHEDULE;
+  if (schedule && !schedule.split(",").every((s) => s.trim() !== "" && Number(s) >= 0)) {
+    problems.push(`RETRY_SCHEDULE=${JSON.stringify(schedule)} must be seconds separated by commas, e.g. 5,300,1800`);
+  }
+  if (problems.length) {
+    console.error(`Not starting:\n  ${problems.join("\n  ")}`);
+    process.exit(1);
+  }
+}
 
 /**
  * One line of a dotenv file that reads back as exactly `value`: single quotes
@@ -113,6 +145,7 @@ function fireCron(base) {
   );
 }
 
+checkVars();
 ensureDevVars();
 applyMigrations();
 

@@ -20,6 +20,7 @@ export interface Env {
   ALERT_WEBHOOK_URL?: string;
   ALERT_WEBHOOK_SECRET?: string;
   RETENTION_DAYS?: string;
+  METADATA_RETENTION_DAYS?: string;
   SECRET_GRACE_SECONDS?: string;
   DISABLE_AFTER_FAILING_SECONDS?: string;
   DISABLE_AFTER_DEAD_DELIVERIES?: string;
@@ -30,6 +31,10 @@ const positiveInt = (fallback: number) =>
     (v) => (v === undefined || v === "" ? fallback : Number(v)),
     z.number().int().positive(),
   );
+
+/** Days may be fractions (0.0015 days is about two minutes), for demos and tests of expiry. */
+const positiveDays = (fallback: number | undefined) =>
+  z.preprocess((v) => (v === undefined || v === "" ? fallback : Number(v)), z.number().positive().finite().optional());
 
 const retrySchedule = z.preprocess(
   (v) =>
@@ -47,13 +52,14 @@ const configSchema = z.object({
   DELIVERY_TIMEOUT_MS: positiveInt(15_000),
   MAX_BODY_BYTES: positiveInt(1_048_576),
   ALERT_WEBHOOK_URL: z.url().optional().catch(undefined),
-  RETENTION_DAYS: positiveInt(30),
+  RETENTION_DAYS: positiveDays(30).pipe(z.number()),
+  METADATA_RETENTION_DAYS: positiveDays(undefined),
   SECRET_GRACE_SECONDS: positiveInt(24 * 3600),
   DISABLE_AFTER_FAILING_SECONDS: positiveInt(5 * 24 * 3600),
   DISABLE_AFTER_DEAD_DELIVERIES: positiveInt(20),
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = z.infer<typeof configSchema> & { METADATA_RETENTION_DAYS: number };
 
 const parsed = new WeakMap<Env, Config>();
 
@@ -65,7 +71,8 @@ const parsed = new WeakMap<Env, Config>();
 export function config(env: Env): Config {
   let cfg = parsed.get(env);
   if (!cfg) {
-    cfg = configSchema.parse(env);
+    const read = configSchema.parse(env);
+    cfg = { ...read, METADATA_RETENTION_DAYS: read.METADATA_RETENTION_DAYS ?? read.RETENTION_DAYS };
     parsed.set(env, cfg);
   }
   return cfg;

@@ -26,3 +26,21 @@ export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
       .prepare("DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < ?1 LIMIT ?2)")
       .bind(before, limit),
   ]);
+
+/** The events of one tenant's oldest `limit` past `before`, and their deliveries (a key range per event). */
+const expiring = `(SELECT id FROM events WHERE tenant_id = ?1 AND received_at < ?2 ORDER BY received_at LIMIT ?3)`;
+const theirDeliveries = `SELECT d.id FROM ${expiring} e
+  JOIN deliveries d ON d.id >= 'dlv_' || substr(e.id, 5) || '_' AND d.id < 'dlv_' || substr(e.id, 5) || '\`'`;
+
+/**
+ * Expiry of event records (METADATA_RETENTION_DAYS): a tenant's oldest
+ * events with their deliveries and attempts, `limit` events a batch. Walked
+ * per tenant on events_tenant_received, so no index on received_at alone is
+ * written for every event just for this.
+ */
+export const expireEventRecords = (db: D1Database, tenantId: string, before: number, limit: number) =>
+  db.batch([
+    db.prepare(`DELETE FROM attempts WHERE delivery_id IN (${theirDeliveries})`).bind(tenantId, before, limit),
+    db.prepare(`DELETE FROM deliveries WHERE id IN (${theirDeliveries})`).bind(tenantId, before, limit),
+    db.prepare(`DELETE FROM events WHERE id IN ${expiring}`).bind(tenantId, before, limit),
+  ]);

@@ -1,6 +1,7 @@
 import { destinationsWithHeldToRelease, requeueOverdue } from "../db/deliveries";
 import { staleInbox } from "../db/inbox";
-import { purgeOlderThan } from "../db/retention";
+import { expireEventRecords, purgeOlderThan } from "../db/retention";
+import { listTenants } from "../db/tenants";
 import { OVERDUE_AFTER_MS } from "../delivery/lifecycle";
 import { runJob } from "../delivery/operator";
 import { scheduleRetries } from "../delivery/schedule-retries";
@@ -46,9 +47,22 @@ export async function sweep(env: Env, now = Date.now()): Promise<{ requeued: num
 }
 
 async function purge(env: Env, now: number): Promise<void> {
-  const before = now - config(env).RETENTION_DAYS * 86_400_000;
+  const cfg = config(env);
+  const before = now - cfg.RETENTION_DAYS * 86_400_000;
   for (let round = 0; round < PURGE_ROUNDS; round++) {
     const results = await purgeOlderThan(env.DB, before, PURGE_BATCH);
-    if (results.every((r) => (r.meta.changes ?? 0) < PURGE_BATCH)) return;
+    if (results.every((r) => (r.meta.changes ?? 0) < PURGE_BATCH)) break;
+  }
+  const recordsBefore = now - cfg.METADATA_RETENTION_DAYS * 86_400_000;
+  for (let after = ""; ; ) {
+    const tenants = (await listTenants(env.DB, after, 100)).results;
+    for (const t of tenants) {
+      for (let round = 0; round < PURGE_ROUNDS; round++) {
+        const [, , events] = await expireEventRecords(env.DB, t.id, recordsBefore, PURGE_BATCH);
+        if ((events!.meta.changes ?? 0) < PURGE_BATCH) break;
+      }
+    }
+    if (tenants.length < 100) return;
+    after = tenants.at(-1)!.id;
   }
 }

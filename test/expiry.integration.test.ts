@@ -1,0 +1,51 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import { sweep } from "../src/maintenance/sweep";
+import { ADMIN, admin, cleanedUpAfterEach, createTenant, deliveryOf, sendCallback, waitUntil } from "./helpers";
+
+const { crm, destination } = cleanedUpAfterEach();
+
+const count = async (sql: string, ...params: unknown[]) => (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+
+describe("retention in fractions of a day", () => {
+  it("RETENTION_DAYS=0.0015 is a valid setting: the admin API works (it answered 500)", async () => {
+    const tenant = await createTenant();
+    const res = await worker.fetch(
+      new Request(`https://relay.test/v1/admin/tenants/${tenant.id}/destinations`, {
+        method: "POST",
+        headers: { ...ADMIN, "content-type": "application/json" },
+        body: JSON.stringify({ url: "https://crm.example.com/hook" }),
+      }),
+      { ...env, RETENTION_DAYS: "0.0015", METADATA_RETENTION_DAYS: "0.0015" } as Env,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(201);
+  });
+});
+
+describe("event records past METADATA_RETENTION_DAYS", () => {
+  it("are deleted by the sweep with their deliveries and attempts, answer 404, and leave newer events alone", async () => {
+    const far = crm();
+    const tenant = await createTenant();
+    const dest = await destination(tenant, { url: far.url() });
+    const [old, recent] = [await sendCallback(tenant), await sendCallback(tenant)];
+    const delivered = await Promise.all(
+      [old, recent].map((e) => waitUntil(async () => {
+        const d = await deliveryOf(e, dest.id);
+        return d?.status === "delivered" && d;
+      })),
+    );
+    await env.DB.prepare("UPDATE events SET received_at = received_at - 2 * 86400000 WHERE id = ?1").bind(old).run();
+
+    await sweep({ ...env, METADATA_RETENTION_DAYS: "1" } as Env);
+
+    expect((await admin("GET", `/v1/admin/events/${old}`)).status).toBe(404);
+    expect(await count("SELECT COUNT(*) AS n FROM deliveries WHERE id = ?1", delivered[0]!.id)).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM attempts WHERE delivery_id = ?1", delivered[0]!.id)).toBe(0);
+    expect((await admin("GET", `/v1/admin/events?tenant=${tenant.id}`)).body.data.map((e: { id: string }) => e.id)).toEqual([recent]);
+    expect(await count("SELECT COUNT(*) AS n FROM attempts WHERE delivery_id = ?1", delivered[1]!.id)).toBe(1);
+  });
+});
