@@ -15,12 +15,14 @@ import { requestId } from "./http/request-id";
 import { securityHeaders } from "./http/security-headers";
 import { registerIngestDocs } from "./ingest/openapi";
 import { ingestRoutes } from "./ingest/route";
+import { degraded } from "./storage/outage";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
   app.use("*", requestId, securityHeaders, methodNotAllowed({ app, onMethodNotAllowed }));
   app.use("/v1/admin/*", adminAuth, adminBodyLimit);
-  app.get("/healthz", (c) => c.json({ ok: true }));
+  // 200 while ingest can take callbacks (it needs the Queue, not D1); says what is degraded.
+  app.get("/healthz", async (c) => c.json({ ok: true, degraded: await degraded(c.env) }));
   app.route("/", ingestRoutes);
   for (const routes of [tenantRoutes, destinationRoutes, eventRoutes, deliveryRoutes, quarantineRoutes, statsRoutes, privacyRoutes]) {
     app.route("/", routes);

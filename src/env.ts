@@ -4,6 +4,8 @@ import type { CallbackMessage, DeliveryJob, DeliveryMessage, EraseJob } from "./
 /** Bindings, vars and secrets of the Worker: the one definition of `Env`. */
 export interface Env {
   DB: D1Database;
+  /** Where callbacks and dead letters wait while D1 refuses writes. */
+  STORE: R2Bucket;
   CALLBACKS_QUEUE: Queue<CallbackMessage>;
   // Operator jobs ride here too: they are rare, and another queue would need a consumer and a dead-letter path of its own.
   DELIVERIES_QUEUE: Queue<DeliveryMessage | DeliveryJob | EraseJob>;

@@ -420,6 +420,6 @@ describe("/healthz", () => {
     const res = await call("/healthz");
     expect(res.status).toBe(200);
     expect(res.headers.get("x-request-id")).toBeTruthy();
-    expect(await res.json()).toEqual({ ok: true });
+    expect(await res.json()).toEqual({ ok: true, degraded: [] });
   });
 });

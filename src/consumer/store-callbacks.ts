@@ -9,6 +9,7 @@ import { scheduleRetries } from "../delivery/schedule-retries";
 import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/routing";
 import type { Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
+import { checkSize, fromD1, spoolCallbacks, StorageUnavailable } from "../storage/outage";
 
 interface Stored {
   message: Message<CallbackMessage>;
@@ -40,10 +41,18 @@ export async function storeCallbacks(
   const needInbox = messages.filter((m) => m.body.body === undefined).map((m) => m.body.event_id);
   const tenants = [...new Set(messages.map((m) => m.body.tenant_id))];
 
-  const [inbox, destinationRows] = await Promise.all([
-    needInbox.length ? inboxBodies(env.DB, needInbox).then((r) => r.results) : Promise.resolve([]),
-    destinationsOfTenants(env.DB, tenants).all<DestinationRow>().then((r) => r.results),
-  ]);
+  let read: [{ event_id: string; body: string }[], DestinationRow[]];
+  try {
+    read = await fromD1(
+      Promise.all([
+        needInbox.length ? inboxBodies(env.DB, needInbox).then((r) => r.results) : Promise.resolve([]),
+        destinationsOfTenants(env.DB, tenants).all<DestinationRow>().then((r) => r.results),
+      ]),
+    );
+  } catch (err) {
+    return keepOutsideD1(env, messages, now, err);
+  }
+  const [inbox, destinationRows] = read;
   const inboxById = new Map(inbox.map((r) => [r.event_id, r.body]));
   const byTenant = new Map<string, DestinationRow[]>();
   for (const d of destinationRows) byTenant.set(d.tenant_id, [...(byTenant.get(d.tenant_id) ?? []), d]);
@@ -92,10 +101,28 @@ export async function storeCallbacks(
   }
   // Deliveries an earlier invocation stored and then died before attempting, once their lease is over.
   statements.push(claimDueDeliveries(env.DB, inline, nonce, now, leaseMs(env)), claimedBy(env.DB, nonce, inline));
-  const results = await env.DB.batch(statements);
+  let results: D1Result[];
+  try {
+    results = await fromD1(env.DB.batch(statements));
+  } catch (err) {
+    return keepOutsideD1(env, messages, now, err);
+  }
   const claimed = results.at(-1)!.results as ClaimedDelivery[];
+  ctx.waitUntil(checkSize(env, results[0]?.meta.size_after, now).catch(() => undefined));
 
   await scheduleRetries(env, queued, now);
   await attemptInParallel(env, ctx, nonce, claimed, destinations);
+  for (const m of messages) m.ack();
+}
+
+/**
+ * D1 refused: the batch goes to R2 and is acked there, so a callback answered
+ * 200 outlives any D1 outage (the sweep hands it back once D1 takes writes).
+ * Only if R2 refuses too does the queue retry it.
+ */
+async function keepOutsideD1(env: Env, messages: readonly Message<CallbackMessage>[], now: number, err: unknown): Promise<void> {
+  if (!(err instanceof StorageUnavailable)) throw err;
+  console.error(JSON.stringify({ level: "error", msg: "D1 refused a callbacks batch; kept in R2", count: messages.length, error: err.message }));
+  await spoolCallbacks(env, messages.map((m) => m.body), now);
   for (const m of messages) m.ack();
 }

@@ -2,7 +2,12 @@ import { config, type Env } from "../env";
 import { postOnce } from "./post";
 import { signatureHeader } from "./sign";
 
-export type AlertType = "relay.destination.disabled" | "relay.delivery.dead";
+export type AlertType =
+  | "relay.destination.disabled"
+  | "relay.delivery.dead"
+  | "relay.storage.unavailable"
+  | "relay.storage.recovered"
+  | "relay.storage.nearly_full";
 
 /**
  * Operational events for the operator's own endpoint. Best effort: one
@@ -14,7 +19,10 @@ export async function sendAlert(env: Env, type: AlertType, data: Record<string, 
   if (!cfg.ALERT_WEBHOOK_URL) return;
   const id = "alr_" + crypto.randomUUID().replace(/-/g, "");
   const now = Date.now();
-  const body = JSON.stringify({ id, type, created_at: new Date(now).toISOString(), data });
+  const at = new Date(now).toISOString();
+  // The outbound envelope (CONTRACT §4, §6): `tenant` is null for the relay's own state.
+  const tenant = typeof data.tenant === "string" ? data.tenant : null;
+  const body = JSON.stringify({ id, type, tenant, received_at: at, created_at: at, data });
   const timestamp = Math.floor(now / 1000);
   const headers: Record<string, string> = {
     "content-type": "application/json",

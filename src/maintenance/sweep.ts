@@ -7,6 +7,7 @@ import { runJob } from "../delivery/operator";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import { config, type Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
+import { watchStorage } from "../storage/outage";
 
 /** An inbox body this old was never picked up by a consumer. */
 export const STALE_INBOX_AFTER_MS = 60_000;
@@ -25,7 +26,13 @@ export const RELEASES_PER_SWEEP = 20;
  * short, or a delivery stored held just as its destination was enabled,
  * is released. Then retention.
  */
-export async function sweep(env: Env, now = Date.now()): Promise<{ requeued: number; inbox: number; releasing: number }> {
+export async function sweep(
+  env: Env,
+  now = Date.now(),
+): Promise<{ requeued: number; inbox: number; releasing: number; storage: Awaited<ReturnType<typeof watchStorage>> }> {
+  const storage = await watchStorage(env, now);
+  // Nothing below can be done while D1 refuses writes; the next sweep looks again.
+  if (!storage.d1_writable) return { requeued: 0, inbox: 0, releasing: 0, storage };
   const overdue = await requeueOverdue(env.DB, now - OVERDUE_AFTER_MS, now, SWEEP_LIMIT);
   await scheduleRetries(env, overdue.results.map((r) => ({ id: r.id, at: now })), now);
 
@@ -43,7 +50,7 @@ export async function sweep(env: Env, now = Date.now()): Promise<{ requeued: num
   }
 
   await purge(env, now);
-  return { requeued: overdue.results.length, inbox: inbox.results.length, releasing: toRelease.length };
+  return { requeued: overdue.results.length, inbox: inbox.results.length, releasing: toRelease.length, storage };
 }
 
 async function purge(env: Env, now: number): Promise<void> {

@@ -1,0 +1,168 @@
+import { insertDeadLetter } from "../db/dead-letters";
+import { probeWrite } from "../db/storage-probe";
+import { sendAlert } from "../delivery/alerts";
+import type { Env } from "../env";
+import type { CallbackMessage } from "../queue-messages";
+
+/*
+ * What keeps a callback answered 200 when D1 refuses writes (down, or full):
+ * the consumer puts its batch in R2 (`spool/`) and acks, and the sweep hands
+ * the spool back to the callbacks queue once D1 takes a write again, where
+ * storage is idempotent as ever. Dead letters fall back to R2 the same way.
+ * `state/storage.json` remembers since when D1 has refused, for the alerts
+ * and /healthz. R2 is touched only while something is wrong.
+ */
+
+const SPOOL = "spool/";
+const DEAD_LETTERS = "dead-letters/";
+const STATE = "state/storage.json";
+
+/** How long D1 must refuse writes before the operator is told. */
+export const UNAVAILABLE_ALERT_AFTER_MS = 60_000;
+/** Spool objects one sweep hands back (each up to a consumer batch of 100 callbacks). */
+export const DRAIN_PER_SWEEP = 50;
+/** A D1 database's size limit, and the share of it that warns. */
+export const D1_MAX_BYTES = 10 * 1024 ** 3;
+export const NEARLY_FULL_SHARE = 0.8;
+
+/** A D1 call that failed: the storage, not the message, is the problem. */
+export class StorageUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`D1 refused: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** Runs a D1 call, turning its failure into StorageUnavailable. */
+export async function fromD1<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw new StorageUnavailable(err);
+  }
+}
+
+interface StorageState {
+  failing_since: number;
+  alerted: boolean;
+}
+
+const sortableNow = (now: number) => now.toString().padStart(15, "0");
+
+export async function storageState(env: Env): Promise<StorageState | null> {
+  const object = await env.STORE.get(STATE);
+  return object ? ((await object.json()) as StorageState) : null;
+}
+
+async function markFailing(env: Env, now: number): Promise<void> {
+  if (!(await env.STORE.head(STATE))) {
+    await env.STORE.put(STATE, JSON.stringify({ failing_since: now, alerted: false } satisfies StorageState));
+  }
+}
+
+/** Keeps a batch of callbacks in R2; resolved means they are durable and may be acked. */
+export async function spoolCallbacks(env: Env, messages: readonly CallbackMessage[], now: number): Promise<void> {
+  await env.STORE.put(`${SPOOL}${sortableNow(now)}-${crypto.randomUUID()}.json`, JSON.stringify(messages));
+  await markFailing(env, now);
+}
+
+/** Keeps dead letters in R2 when D1 cannot record them. */
+export async function spoolDeadLetters(env: Env, queue: string, messages: readonly Message<unknown>[], now: number): Promise<void> {
+  await env.STORE.put(
+    `${DEAD_LETTERS}${sortableNow(now)}-${crypto.randomUUID()}.json`,
+    JSON.stringify(messages.map((m) => ({ id: m.id, queue, body: JSON.stringify(m.body) ?? "undefined" }))),
+  );
+  await markFailing(env, now);
+}
+
+async function d1TakesWrites(env: Env, now: number): Promise<boolean> {
+  try {
+    await probeWrite(env.DB, now);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Hands spooled callbacks back to the queue and records spooled dead letters in D1, oldest first. */
+async function drain(env: Env, now: number): Promise<number> {
+  let drained = 0;
+  const spool = await env.STORE.list({ prefix: SPOOL, limit: DRAIN_PER_SWEEP });
+  for (const entry of spool.objects) {
+    const object = await env.STORE.get(entry.key);
+    if (object) {
+      const messages = (await object.json()) as CallbackMessage[];
+      for (let i = 0; i < messages.length; i += 100) {
+        await env.CALLBACKS_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+      }
+      drained += messages.length;
+    }
+    await env.STORE.delete(entry.key);
+  }
+  const letters = await env.STORE.list({ prefix: DEAD_LETTERS, limit: DRAIN_PER_SWEEP });
+  for (const entry of letters.objects) {
+    const object = await env.STORE.get(entry.key);
+    if (object) {
+      const rows = (await object.json()) as { id: string; queue: string; body: string }[];
+      await env.DB.batch(rows.map((r) => insertDeadLetter(env.DB, r.id, r.queue, r.body, now)));
+    }
+    await env.STORE.delete(entry.key);
+  }
+  return drained;
+}
+
+/**
+ * The sweep's first step. While D1 refuses writes: alert once it has done so
+ * for a minute. Once it takes them: hand the spool back, and when nothing is
+ * left, say it has recovered. Answers what /healthz would say.
+ */
+export async function watchStorage(env: Env, now: number): Promise<{ d1_writable: boolean; handed_back: number }> {
+  const state = await storageState(env);
+  if (!state) return { d1_writable: true, handed_back: 0 };
+  if (!(await d1TakesWrites(env, now))) {
+    if (!state.alerted && now - state.failing_since >= UNAVAILABLE_ALERT_AFTER_MS) {
+      await sendAlert(env, "relay.storage.unavailable", {
+        since: new Date(state.failing_since).toISOString(),
+        kept_in_r2: (await env.STORE.list({ prefix: SPOOL, limit: 1000 })).objects.length,
+      });
+      await env.STORE.put(STATE, JSON.stringify({ ...state, alerted: true } satisfies StorageState));
+    }
+    return { d1_writable: false, handed_back: 0 };
+  }
+  const handedBack = await drain(env, now);
+  const [spool, letters] = await Promise.all([
+    env.STORE.list({ prefix: SPOOL, limit: 1 }),
+    env.STORE.list({ prefix: DEAD_LETTERS, limit: 1 }),
+  ]);
+  if (spool.objects.length === 0 && letters.objects.length === 0) {
+    if (state.alerted) {
+      await sendAlert(env, "relay.storage.recovered", {
+        since: new Date(state.failing_since).toISOString(),
+        handed_back: handedBack,
+      });
+    }
+    await env.STORE.delete(STATE);
+  }
+  return { d1_writable: true, handed_back: handedBack };
+}
+
+/** What /healthz says is degraded (an R2 read per call; nothing of D1). */
+export async function degraded(env: Env): Promise<string[]> {
+  const state = await storageState(env).catch(() => null);
+  return state
+    ? [`storage: D1 has refused writes since ${new Date(state.failing_since).toISOString()}; callbacks are still taken and kept in R2 until it takes them again`]
+    : [];
+}
+
+/** `relay.storage.nearly_full` when a write leaves the database past NEARLY_FULL_SHARE of its limit, at most once a day. */
+export async function checkSize(env: Env, sizeAfter: number | undefined, now: number): Promise<void> {
+  if (sizeAfter === undefined || sizeAfter < D1_MAX_BYTES * NEARLY_FULL_SHARE) return;
+  const key = "state/nearly-full.json";
+  const last = await env.STORE.get(key);
+  if (last && now - ((await last.json()) as { at: number }).at < 86_400_000) return;
+  await env.STORE.put(key, JSON.stringify({ at: now }));
+  await sendAlert(env, "relay.storage.nearly_full", {
+    database: "DB",
+    size_bytes: sizeAfter,
+    limit_bytes: D1_MAX_BYTES,
+  });
+}

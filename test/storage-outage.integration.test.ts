@@ -1,0 +1,123 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import { eventIdFor } from "../src/ingest/event-id";
+import worker from "../src/index";
+import { sweep } from "../src/maintenance/sweep";
+import type { CallbackMessage } from "../src/queue-messages";
+import { checkSize, D1_MAX_BYTES, UNAVAILABLE_ALERT_AFTER_MS } from "../src/storage/outage";
+import { cleanedUpAfterEach, createTenant, uniqueId, waitUntil } from "./helpers";
+
+const { crm, destination } = cleanedUpAfterEach();
+
+afterEach(async () => {
+  const all = await env.STORE.list();
+  for (const o of all.objects) await env.STORE.delete(o.key);
+});
+
+/** D1 as it is when full: reads work, every write batch is refused. */
+const refusingWrites = new Proxy(env.DB, {
+  get(target, prop) {
+    if (prop === "batch") return () => Promise.reject(new Error("D1_ERROR: database or disk is full: SQLITE_FULL"));
+    const value = Reflect.get(target, prop);
+    return typeof value === "function" ? value.bind(target) : value;
+  },
+});
+
+/** The env with D1 refusing writes and the callbacks queue recording what it is handed. */
+function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, db: D1Database = refusingWrites) {
+  const handedBack: CallbackMessage[] = [];
+  const queue = {
+    send: async (body: CallbackMessage) => void handedBack.push(body),
+    sendBatch: async (messages: Iterable<MessageSendRequest<CallbackMessage>>) => void handedBack.push(...[...messages].map((m) => m.body)),
+  };
+  return { env: { ...env, ...vars, DB: db, CALLBACKS_QUEUE: queue as unknown as Queue<CallbackMessage> } as Env, handedBack };
+}
+
+async function callbackMessage(tenantId: string): Promise<CallbackMessage> {
+  const body = JSON.stringify({ callid: uniqueId("call"), transfer_status: "2" });
+  return { t: "callback", event_id: await eventIdFor(tenantId, body), tenant_id: tenantId, kind: "inbound-transfer", type: "airudder.inbound.transfer", received_at: Date.now(), body };
+}
+
+async function consume(queue: string, bodies: unknown[], e: Env) {
+  const batch = createMessageBatch(queue, bodies.map((body, i) => ({ id: uniqueId(`m${i}`), timestamp: new Date(), attempts: 1, body })));
+  const ctx = createExecutionContext();
+  await worker.queue(batch, e, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+const eventExists = async (id: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(id).first<{ n: number }>())!.n === 1;
+const healthz = async (e: Env) => (await worker.fetch(new Request("https://relay.test/healthz"), e, createExecutionContext())).json() as Promise<{ ok: boolean; degraded: string[] }>;
+
+describe("D1 refusing writes", () => {
+  it("for longer than the callbacks queue's retries loses nothing: the batch is kept in R2 and acked, the operator is told after a minute, and once D1 takes writes the sweep hands it back and it is delivered", async () => {
+    const alerts = crm();
+    const far = crm();
+    const tenant = await createTenant();
+    await destination(tenant, { url: far.url() });
+    const vars = { ALERT_WEBHOOK_URL: alerts.url("/alerts") };
+    const down = outageEnv(vars);
+    const messages = [await callbackMessage(tenant.id), await callbackMessage(tenant.id)];
+
+    const result = await consume("airudder-relay-callbacks", messages, down.env);
+    expect(result.explicitAcks).toHaveLength(2);
+    expect(result.retryMessages).toEqual([]);
+    expect((await env.STORE.list({ prefix: "spool/" })).objects).toHaveLength(1);
+    for (const m of messages) expect(await eventExists(m.event_id)).toBe(false);
+    expect((await healthz(down.env)).degraded).toEqual([expect.stringMatching(/^storage: D1 has refused writes since /)]);
+
+    // Within the minute: no alert yet. Past it: one, and only one.
+    await sweep(down.env, Date.now());
+    expect(alerts.requests).toHaveLength(0);
+    const later = Date.now() + UNAVAILABLE_ALERT_AFTER_MS + 1000;
+    await sweep(down.env, later);
+    await sweep(down.env, later + 60_000);
+    expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.unavailable"]);
+    expect(JSON.parse(alerts.requests[0]!.body)).toMatchObject({ tenant: null, data: { kept_in_r2: 1 } });
+
+    // D1 is back: the sweep hands the spool to the queue, the consumer stores and delivers it.
+    const up = outageEnv(vars, env.DB);
+    const back = await sweep(up.env);
+    expect(back.storage).toEqual({ d1_writable: true, handed_back: 2 });
+    expect(up.handedBack.map((m) => m.event_id)).toEqual(messages.map((m) => m.event_id));
+    await consume("airudder-relay-callbacks", up.handedBack, up.env);
+    for (const m of messages) expect(await eventExists(m.event_id)).toBe(true);
+    await waitUntil(async () => far.requests.length === 2);
+    expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.unavailable", "relay.storage.recovered"]);
+    expect((await healthz(up.env)).degraded).toEqual([]);
+  });
+
+  it("keeps dead letters in R2, and the sweep records them in D1 once it takes writes", async () => {
+    const down = outageEnv();
+    const result = await consume("airudder-relay-dead-letters", [{ t: "callback", lost: "while D1 was full" }], down.env);
+    expect(result.explicitAcks).toHaveLength(1);
+    expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(1);
+
+    await sweep(outageEnv({}, env.DB).env);
+    const row = await env.DB.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(result.explicitAcks[0]).first<{ queue: string; body: string }>();
+    expect(row).toEqual({ queue: "airudder-relay-dead-letters", body: JSON.stringify({ t: "callback", lost: "while D1 was full" }) });
+    expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(0);
+  });
+
+  it("answers /healthz 200 with nothing degraded when all is well", async () => {
+    const res = await worker.fetch(new Request("https://relay.test/healthz"), env, createExecutionContext());
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, degraded: [] });
+  });
+});
+
+describe("a database nearly full", () => {
+  it("sends relay.storage.nearly_full past 80 % of 10 GB, at most once a day", async () => {
+    const alerts = crm();
+    const e = { ...env, ALERT_WEBHOOK_URL: alerts.url("/alerts") } as Env;
+    const now = Date.now();
+    await checkSize(e, D1_MAX_BYTES * 0.79, now);
+    expect(alerts.requests).toHaveLength(0);
+    await checkSize(e, D1_MAX_BYTES * 0.81, now);
+    await checkSize(e, D1_MAX_BYTES * 0.82, now + 3600_000);
+    expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.nearly_full"]);
+    await checkSize(e, D1_MAX_BYTES * 0.83, now + 86_400_000 + 1);
+    expect(alerts.requests).toHaveLength(2);
+  });
+});
