@@ -167,7 +167,7 @@ describe("the callbacks queue consumer", () => {
     await waitUntil(async () => crm.requests.length === 2);
   });
 
-  it("retries every message with a delay, and acks none, when the D1 write fails", async () => {
+  it("retries every message with a delay, and acks none, when D1 refuses the write and R2 refuses to keep the batch too", async () => {
     const { tenant, crm } = await tenantWithCrm();
     const messages = await Promise.all([1, 2, 3].map(() => callbackMessage(tenant.id, transferBody())));
     // Reads still work; the one batch() that stores the events fails.
@@ -186,7 +186,8 @@ describe("the callbacks queue consumer", () => {
       });
     }
     const ctx = createExecutionContext();
-    await worker.queue(batch, { ...env, DB: failingDb }, ctx);
+    const failingStore = { put: () => Promise.reject(new Error("R2 is down")) } as unknown as R2Bucket;
+    await worker.queue(batch, { ...env, DB: failingDb, STORE: failingStore }, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual([]);
     expect(result.ackAll).toBe(false);

@@ -28,11 +28,16 @@ const refusingWrites = new Proxy(env.DB, {
 /** The env with D1 refusing writes and the callbacks queue recording what it is handed. */
 function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, db: D1Database = refusingWrites) {
   const handedBack: CallbackMessage[] = [];
+  const batchBytes: number[] = [];
   const queue = {
     send: async (body: CallbackMessage) => void handedBack.push(body),
-    sendBatch: async (messages: Iterable<MessageSendRequest<CallbackMessage>>) => void handedBack.push(...[...messages].map((m) => m.body)),
+    sendBatch: async (messages: Iterable<MessageSendRequest<CallbackMessage>>) => {
+      const list = [...messages];
+      batchBytes.push(new TextEncoder().encode(JSON.stringify(list.map((m) => m.body))).byteLength);
+      handedBack.push(...list.map((m) => m.body));
+    },
   };
-  return { env: { ...env, ...vars, DB: db, CALLBACKS_QUEUE: queue as unknown as Queue<CallbackMessage> } as Env, handedBack };
+  return { env: { ...env, ...vars, DB: db, CALLBACKS_QUEUE: queue as unknown as Queue<CallbackMessage> } as Env, handedBack, batchBytes };
 }
 
 async function callbackMessage(tenantId: string): Promise<CallbackMessage> {
@@ -86,6 +91,19 @@ describe("D1 refusing writes", () => {
     await waitUntil(async () => far.requests.length === 2);
     expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.unavailable", "relay.storage.recovered"]);
     expect((await healthz(up.env)).degraded).toEqual([]);
+  });
+
+  it("hands a spool of large callbacks back in sendBatch calls within the Queue's 256 KB", async () => {
+    const tenant = await createTenant();
+    const big = "สวัสดีค่ะ ".repeat(1200);
+    const messages = await Promise.all(Array.from({ length: 40 }, async () => ({ ...(await callbackMessage(tenant.id)), body: JSON.stringify({ callid: uniqueId("big"), note: big }) })));
+    expect((await consume("airudder-relay-callbacks", messages, outageEnv().env)).explicitAcks).toHaveLength(40);
+
+    const up = outageEnv({}, env.DB);
+    await sweep(up.env);
+    expect(up.handedBack).toHaveLength(40);
+    expect(up.batchBytes.length).toBeGreaterThan(1);
+    for (const bytes of up.batchBytes) expect(bytes).toBeLessThan(256 * 1024);
   });
 
   it("keeps dead letters in R2, and the sweep records them in D1 once it takes writes", async () => {

@@ -74,6 +74,28 @@ export async function spoolDeadLetters(env: Env, queue: string, messages: readon
   await markFailing(env, now);
 }
 
+/** A sendBatch takes at most 100 messages and 256 KB in all; a margin is left for framing. */
+const SEND_BATCH_MAX_MESSAGES = 100;
+const SEND_BATCH_MAX_BYTES = 200_000;
+
+function sendBatches(messages: readonly CallbackMessage[]): CallbackMessage[][] {
+  const batches: CallbackMessage[][] = [];
+  let current: CallbackMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = new TextEncoder().encode(JSON.stringify(m)).byteLength;
+    if (current.length && (current.length === SEND_BATCH_MAX_MESSAGES || bytes + size > SEND_BATCH_MAX_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
 async function d1TakesWrites(env: Env, now: number): Promise<boolean> {
   try {
     await probeWrite(env.DB, now);
@@ -91,8 +113,8 @@ async function drain(env: Env, now: number): Promise<number> {
     const object = await env.STORE.get(entry.key);
     if (object) {
       const messages = (await object.json()) as CallbackMessage[];
-      for (let i = 0; i < messages.length; i += 100) {
-        await env.CALLBACKS_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+      for (const chunk of sendBatches(messages)) {
+        await env.CALLBACKS_QUEUE.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const })));
       }
       drained += messages.length;
     }
