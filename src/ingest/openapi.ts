@@ -57,9 +57,12 @@ export function registerIngestDocs(registry: OpenAPIHono["openAPIRegistry"]): vo
   registry.registerPath({
     method: "get",
     path: "/healthz",
-    summary: "Liveness",
+    summary: "Whether ingest can take callbacks, and what is degraded",
     responses: {
-      200: { description: "up", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
+      200: {
+        description: "ingest is up (it needs the Queue, not D1); `degraded` lists what is wrong, such as D1 refusing writes",
+        content: { "application/json": { schema: z.object({ ok: z.literal(true), degraded: z.array(z.string()) }) } },
+      },
     },
   });
 }
