@@ -300,6 +300,21 @@ describe("503 unavailable", () => {
   });
 });
 
+/** The real callbacks queue, watched: what was sent, with `onSend` run just before each send. */
+function watchedCallbacksQueue(onSend: (message: CallbackMessage) => Promise<void> = async () => undefined) {
+  const sent: CallbackMessage[] = [];
+  const queue = {
+    async send(message: CallbackMessage, options?: QueueSendOptions) {
+      sent.push(message);
+      await onSend(message);
+      return env.CALLBACKS_QUEUE.send(message, options);
+    },
+    sendBatch: (messages: Iterable<MessageSendRequest<CallbackMessage>>, options?: QueueSendBatchOptions) =>
+      env.CALLBACKS_QUEUE.sendBatch(messages, options),
+  } as unknown as Queue<CallbackMessage>;
+  return { sent, queue };
+}
+
 describe("200 accepted", () => {
   it("gives the same body the same event_id through inbound-transfer and any, and stores it once", async () => {
     const tenant = await createTenant();
@@ -325,15 +340,7 @@ describe("200 accepted", () => {
     expect(encode(body).byteLength).toBeLessThan(96 * 1024);
     expect(encode(JSON.stringify({ body })).byteLength).toBeGreaterThan(128 * 1024);
 
-    const sent: CallbackMessage[] = [];
-    const watched = {
-      async send(message: CallbackMessage, options?: QueueSendOptions) {
-        sent.push(message);
-        return env.CALLBACKS_QUEUE.send(message, options);
-      },
-      sendBatch: (messages: Iterable<MessageSendRequest<CallbackMessage>>, options?: QueueSendBatchOptions) =>
-        env.CALLBACKS_QUEUE.sendBatch(messages, options),
-    } as unknown as Queue<CallbackMessage>;
+    const { sent, queue: watched } = watchedCallbacksQueue();
     const res = await fetchWith({ CALLBACKS_QUEUE: watched }, ingestUrl(tenant.id, "inbound-transfer", tenant.token), {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -358,17 +365,10 @@ describe("200 accepted", () => {
     expect(encode(body).byteLength).toBeGreaterThan(128 * 1024);
 
     // The real queue, watched: what was sent, and whether the inbox already held the body then.
-    const sent: CallbackMessage[] = [];
     let inboxAtSend: { body: string } | null = null;
-    const watched = {
-      async send(message: CallbackMessage, options?: QueueSendOptions) {
-        sent.push(message);
-        inboxAtSend = await inboxRow(message.event_id);
-        return env.CALLBACKS_QUEUE.send(message, options);
-      },
-      sendBatch: (messages: Iterable<MessageSendRequest<CallbackMessage>>, options?: QueueSendBatchOptions) =>
-        env.CALLBACKS_QUEUE.sendBatch(messages, options),
-    } as unknown as Queue<CallbackMessage>;
+    const { sent, queue: watched } = watchedCallbacksQueue(async (message) => {
+      inboxAtSend = await inboxRow(message.event_id);
+    });
     const res = await fetchWith({ CALLBACKS_QUEUE: watched }, ingestUrl(tenant.id, "inbound-transfer", tenant.token), {
       method: "POST",
       headers: { "content-type": "application/json", "user-agent": "Airudder" },
