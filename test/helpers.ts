@@ -2,9 +2,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { afterEach, vi } from "vitest";
 import type { DeliveryRow } from "../src/db/deliveries";
+import { getEvent } from "../src/db/events";
 import type { Env } from "../src/env";
 import worker from "../src/index";
 import type { DeliveryJob, DeliveryMessage } from "../src/queue-messages";
+import { readPayload } from "../src/storage/payloads";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 
 const SAMPLE_CALLID = "888d4df71e7744d7bd03080aea48ea9d";
@@ -179,3 +181,10 @@ export async function deliver(e: Env, deliveryIds: readonly string[], messageIds
   return getQueueResult(batch, ctx);
 }
 
+
+/** An event's stored body as the relay reads it back (R2, or the row of an event stored before payloads moved there). */
+export async function storedPayload(eventId: string, e: Env = env): Promise<string | null> {
+  const row = await getEvent(e.DB, eventId);
+  if (!row) throw new Error(`no event ${eventId}`);
+  return readPayload(e, row);
+}

@@ -5,7 +5,7 @@ import type { Env } from "../src/env";
 import { eventIdFor, quarantineIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
-import { call, createDestination, createTenant, fakeCrm, postCallback, uniqueId, waitUntil } from "./helpers";
+import { call, createDestination, createTenant, fakeCrm, postCallback, storedPayload, uniqueId, waitUntil } from "./helpers";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -62,14 +62,12 @@ async function expectAccepted(res: Response): Promise<string> {
   return body.event_id;
 }
 
-const eventRow = (id: string) =>
-  env.DB.prepare("SELECT id, tenant_id, kind, type, payload FROM events WHERE id = ?1").bind(id).first<{
-    id: string;
-    tenant_id: string;
-    kind: string;
-    type: string;
-    payload: string;
-  }>();
+async function eventRow(id: string) {
+  const row = await env.DB.prepare("SELECT id, tenant_id, kind, type FROM events WHERE id = ?1")
+    .bind(id)
+    .first<{ id: string; tenant_id: string; kind: string; type: string }>();
+  return row && { ...row, payload: await storedPayload(id) };
+}
 
 const inboxRow = (eventId: string) =>
   env.DB.prepare("SELECT body FROM inbox WHERE event_id = ?1").bind(eventId).first<{ body: string }>();

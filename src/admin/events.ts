@@ -3,12 +3,14 @@ import { eventTypes } from "../callbacks/families";
 import { attemptsOf } from "../db/attempts";
 import { deliveriesOfEvent } from "../db/deliveries";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
-import { getEvent, listEvents } from "../db/events";
+import { getEvent, listEvents, type EventRow } from "../db/events";
+import type { Env } from "../env";
 import { destinationWants, filterDocument } from "../delivery/routing";
 import { deliveryRangeOf } from "../delivery/routing";
 import { RelayError } from "../http/errors";
 import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
 import { replayEvent } from "../delivery/operator";
+import { payloadStateOf, readPayload } from "../storage/payloads";
 import { errors, jsonContent, notFound, router, security } from "./router";
 import { errorSchema, eventDetailSchema, eventSummarySchema, viewDelivery, viewEventSummary } from "./views";
 
@@ -40,6 +42,12 @@ const get = createRoute({
   request: { params: z.object({ id: z.string() }) },
   responses: { 200: jsonContent(eventDetailSchema, "the event, its payload, its deliveries and their attempts"), ...errors },
 });
+
+/** A kept payload whose object is gone (deleted by retention, a day or so after its events expire) is purged too. */
+const stateOf = (env: Env, event: EventRow, payload: string | null) => {
+  const state = payloadStateOf(env, event);
+  return state === "kept" && payload === null ? "purged" : state;
+};
 
 const replayBody = z.strictObject({ destination_id: z.string().optional() }).openapi("ReplayRequest");
 
@@ -90,17 +98,22 @@ export const eventRoutes = router()
   .openapi(list, async (c) => {
     const { limit, cursor, ...filters } = c.req.valid("query");
     const position = decodeCursor(cursor, z.object({ received_at: z.number(), id: z.string() }));
-    const rows = (await listEvents(c.env.DB, filters, position, limit + 1)).results;
+    const now = Date.now();
+    const rows = (await listEvents(c.env.DB, filters, position, limit + 1)).results.map((e) => ({
+      ...e,
+      payload_state: payloadStateOf(c.env, e, now),
+    }));
     return c.json(page(rows, limit, viewEventSummary, (e) => ({ received_at: e.received_at, id: e.id })), 200);
   })
   .openapi(get, async (c) => {
     const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
     const deliveries = (await deliveriesOfEvent(c.env.DB, deliveryRangeOf(event.id))).results;
     const attempts = deliveries.length ? (await attemptsOf(c.env.DB, deliveries.map((d) => d.id))).results : [];
+    const payload = await readPayload(c.env, event);
     return c.json(
       {
-        ...viewEventSummary(event),
-        payload: event.payload === null ? null : (JSON.parse(event.payload) as unknown),
+        ...viewEventSummary({ ...event, payload_state: stateOf(c.env, event, payload) }),
+        payload: payload === null ? null : (JSON.parse(payload) as unknown),
         deliveries: deliveries.map((d) => viewDelivery(d, attempts.filter((a) => a.delivery_id === d.id))),
       },
       200,
@@ -108,7 +121,8 @@ export const eventRoutes = router()
   })
   .openapi(replay, async (c) => {
     const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
-    if (event.payload === null) throw new RelayError("conflict", `event payload was ${event.payload_state}; nothing to deliver`);
+    const payload = await readPayload(c.env, event);
+    if (payload === null) throw new RelayError("conflict", `event payload was ${stateOf(c.env, event, payload)}; nothing to deliver`);
     const body = await replayRequest(await c.req.text());
     const destinations = (await destinationsOfTenants(c.env.DB, [event.tenant_id]).all<DestinationRow>()).results;
     let targets: string[];
@@ -117,7 +131,7 @@ export const eventRoutes = router()
       if (!destinations.some((d) => d.id === body.destination_id)) notFound("destination of this event's tenant");
       targets = [body.destination_id];
     } else {
-      const doc = filterDocument(event, JSON.parse(event.payload) as unknown);
+      const doc = filterDocument(event, JSON.parse(payload) as unknown);
       targets = destinations.filter((d) => destinationWants(d, event.type, doc)).map((d) => d.id);
     }
     const { replayed, inFlight } = await replayEvent(c.env, event, targets);

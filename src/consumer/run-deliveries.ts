@@ -4,6 +4,7 @@ import {
   abandonUnrecorded,
   claimDueDeliveries,
   claimedBy,
+  deferClaimed,
   holdPausedDeliveries,
   notYetDue,
   type ClaimedDelivery,
@@ -14,6 +15,10 @@ import { attemptInOrder, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import type { Env } from "../env";
 import type { DeliveryMessage } from "../queue-messages";
+import { readPayload } from "../storage/payloads";
+
+/** How long a delivery whose payload R2 would not give waits before it is tried again (not a failed attempt). */
+export const PAYLOAD_UNREADABLE_WAIT_MS = 60_000;
 
 /**
  * One batch of "try this delivery" messages (retries, sweeps, operator
@@ -43,7 +48,10 @@ export async function runDeliveries(
     notYetDue(env.DB, ids, now),
   ]);
   const abandoned = abandonedResult!.results as { id: string; event_id: string; destination_id: string; unrecorded: number }[];
-  const claimed = claimedResult!.results as ClaimedDelivery[];
+  const held = claimedResult!.results as ClaimedDelivery[];
+  const withBodies = await withPayloads(env, held, now).catch(() => null);
+  const claimed = withBodies ?? [];
+  const unreadable = withBodies ? [] : held.map((c) => c.id);
   const early = earlyResult!.results as { id: string; next_attempt_at: number }[];
 
   if (abandoned.length) await reportUnrecorded(env, ctx, abandoned, now);
@@ -51,9 +59,26 @@ export async function runDeliveries(
   const destinations = destinationIds.length
     ? (await destinationsByIds(env.DB, destinationIds).all<DestinationRow>()).results
     : [];
-  await scheduleRetries(env, early.map((e) => ({ id: e.id, at: e.next_attempt_at })), now);
+  if (unreadable.length) await deferClaimed(env.DB, unreadable, owner, now + PAYLOAD_UNREADABLE_WAIT_MS).run();
+  await scheduleRetries(
+    env,
+    [...early.map((e) => ({ id: e.id, at: e.next_attempt_at })), ...unreadable.map((id) => ({ id, at: now + PAYLOAD_UNREADABLE_WAIT_MS }))],
+    now,
+  );
   await attemptInOrder(env, ctx, owner, claimed, new Map(destinations.map((d) => [d.id, d])), now + leaseMs(env));
   for (const m of messages) m.ack();
+}
+
+/**
+ * Each claimed event's body from R2, once per event and all at once. When R2
+ * refuses a read, R2 rather than the CRM is the problem: the whole claimed set
+ * is handed back unattempted (no failed attempt counted, and no later event
+ * of a call sent ahead of an earlier one whose body could not be read).
+ */
+async function withPayloads(env: Env, claimed: readonly ClaimedDelivery[], now: number): Promise<ClaimedDelivery[]> {
+  const events = new Map(claimed.map((c) => [c.event_id, c]));
+  const bodies = new Map(await Promise.all([...events.values()].map(async (e) => [e.event_id, await readPayload(env, e, now)] as const)));
+  return claimed.map((c) => ({ ...c, payload: bodies.get(c.event_id) ?? null }));
 }
 
 /** Says in the attempt log and to the operator why a delivery died without a last attempt. */

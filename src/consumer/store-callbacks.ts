@@ -2,7 +2,7 @@ import type { EventColumns } from "../callbacks/columns";
 import { families, type FamilyKind } from "../callbacks/families";
 import { claimDueDeliveries, claimedBy, insertDeliveryForNewEvent, type ClaimedDelivery } from "../db/deliveries";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
-import { insertEvent } from "../db/events";
+import { insertEvent, storedEventIds } from "../db/events";
 import { deleteInbox, inboxBodies } from "../db/inbox";
 import { attemptInParallel, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
@@ -10,10 +10,13 @@ import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/rou
 import type { Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 import { checkSize, fromD1, spoolCallbacks, StorageUnavailable } from "../storage/outage";
+import { writeBatch } from "../storage/payloads";
 
 interface Stored {
   message: Message<CallbackMessage>;
   body: string;
+  /** Stored by an earlier invocation (a redelivered message, or AiRudder sending it again). */
+  known: boolean;
   columns: EventColumns;
   /** The tenant's destinations that want this event (event types and payload filter). */
   wantedBy: DestinationRow[];
@@ -41,18 +44,22 @@ export async function storeCallbacks(
   const needInbox = messages.filter((m) => m.body.body === undefined).map((m) => m.body.event_id);
   const tenants = [...new Set(messages.map((m) => m.body.tenant_id))];
 
-  let read: [{ event_id: string; body: string }[], DestinationRow[]];
+  let read: [{ event_id: string; body: string }[], DestinationRow[], { id: string }[]];
   try {
     read = await fromD1(
       Promise.all([
         needInbox.length ? inboxBodies(env.DB, needInbox).then((r) => r.results) : Promise.resolve([]),
         destinationsOfTenants(env.DB, tenants).all<DestinationRow>().then((r) => r.results),
+        // A callback sent again (AiRudder retries) is already stored: a second
+        // copy of its body in R2 would be one an erase never finds.
+        storedEventIds(env.DB, messages.map((m) => m.body.event_id)).all<{ id: string }>().then((r) => r.results),
       ]),
     );
   } catch (err) {
     return keepOutsideD1(env, messages, now, err);
   }
-  const [inbox, destinationRows] = read;
+  const [inbox, destinationRows, known] = read;
+  const alreadyStored = new Set(known.map((r) => r.id));
   const inboxById = new Map(inbox.map((r) => [r.event_id, r.body]));
   const byTenant = new Map<string, DestinationRow[]>();
   for (const d of destinationRows) byTenant.set(d.tenant_id, [...(byTenant.get(d.tenant_id) ?? []), d]);
@@ -60,27 +67,34 @@ export async function storeCallbacks(
 
   const stored: Stored[] = [];
   for (const message of messages) {
-    const body = message.body.body ?? inboxById.get(message.body.event_id);
+    const m = message.body;
+    const body = m.body ?? inboxById.get(m.event_id);
     // No body anywhere: an inbox reference whose event an earlier invocation already stored.
     if (body === undefined) continue;
-    const m = message.body;
     const payload = JSON.parse(body) as Record<string, unknown>;
     const doc = filterDocument({ id: m.event_id, type: m.type, tenant_id: m.tenant_id, received_at: m.received_at }, payload);
     const wantedBy = (byTenant.get(m.tenant_id) ?? []).filter((d) => destinationWants(d, m.type, doc));
-    stored.push({ message, body, columns: columnsOf(m.kind, payload), wantedBy });
+    stored.push({ message, body, known: alreadyStored.has(m.event_id), columns: columnsOf(m.kind, payload), wantedBy });
   }
   // `seq` numbers a call's events in the order they are stored: make that the order received.
   stored.sort((a, b) => a.message.body.received_at - b.message.body.received_at);
 
+  // Before D1, so that no event row ever points at an object that is not there.
+  const fresh = stored.filter((s, i) => !s.known && stored.findIndex((t) => t.message.body.event_id === s.message.body.event_id) === i);
+  const refs = await writeBatch(env, fresh.map((s) => s.body), now);
+  const refOf = new Map(fresh.map((s, i) => [s.message.body.event_id, refs[i]!]));
   const statements: D1PreparedStatement[] = [];
   const inline: string[] = [];
   const queued: { id: string; at: number }[] = [];
   const leaseUntil = now + leaseMs(env);
   for (const s of stored) {
     const m = s.message.body;
-    statements.push(
-      insertEvent(env.DB, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload: s.body, ...s.columns }, nonce),
-    );
+    const ref = refOf.get(m.event_id);
+    if (ref !== undefined) {
+      statements.push(
+        insertEvent(env.DB, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns }, nonce),
+      );
+    }
     for (const dest of s.wantedBy) {
       const id = deliveryIdFor(m.event_id, dest.id);
       // A rate-limited destination is paced by the deliveries consumer's send slots.
@@ -107,7 +121,9 @@ export async function storeCallbacks(
   } catch (err) {
     return keepOutsideD1(env, messages, now, err);
   }
-  const claimed = results.at(-1)!.results as ClaimedDelivery[];
+  // The first attempts send the bodies in memory; nothing just written is read back.
+  const bodies = new Map(stored.map((s) => [s.message.body.event_id, s.body]));
+  const claimed = (results.at(-1)!.results as ClaimedDelivery[]).map((c) => ({ ...c, payload: bodies.get(c.event_id) ?? null }));
   ctx.waitUntil(checkSize(env, results[0]?.meta.size_after, now).catch(() => undefined));
 
   await scheduleRetries(env, queued, now);

@@ -45,7 +45,10 @@ export interface ClaimedDelivery {
   received_at: number;
   callid: string | null;
   seq: number | null;
+  /** As stored: NULL for a body in R2, which the runner reads (or has in memory) before an attempt. */
   payload: string | null;
+  payload_ref: string | null;
+  payload_state: "kept" | "purged" | "erased";
 }
 
 /**
@@ -160,7 +163,7 @@ export const claimedBy = (db: D1Database, owner: string, deliveryIds: readonly s
   db
     .prepare(
       `SELECT d.id, d.event_id, d.destination_id, d.attempt_count, d.schedule_step,
-         e.type AS event_type, e.tenant_id, e.received_at, e.callid, e.seq, e.payload
+         e.type AS event_type, e.tenant_id, e.received_at, e.callid, e.seq, e.payload, e.payload_ref, e.payload_state
        FROM deliveries d JOIN events e ON e.id = d.event_id
        WHERE d.id IN (SELECT value FROM json_each(?2)) AND d.lease_owner = ?1`,
     )

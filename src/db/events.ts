@@ -1,5 +1,5 @@
 import type { EventColumns } from "../callbacks/columns";
-import { where } from "./sql";
+import { ids, where } from "./sql";
 
 export interface EventRow extends EventColumns {
   id: string;
@@ -7,7 +7,10 @@ export interface EventRow extends EventColumns {
   kind: string;
   type: string;
   received_at: number;
+  /** Rows stored before payloads moved to R2; NULL for the rest. */
   payload: string | null;
+  /** Where the body is in R2 (src/storage/payloads.ts). */
+  payload_ref: string | null;
   payload_state: "kept" | "purged" | "erased";
   seq: number | null;
 }
@@ -18,12 +21,12 @@ export interface EventRow extends EventColumns {
  */
 export const insertEvent = (
   db: D1Database,
-  e: Omit<EventRow, "payload_state" | "seq">,
+  e: Omit<EventRow, "payload" | "payload_state" | "seq">,
   batchNonce: string,
 ) =>
   db
     .prepare(
-      `INSERT INTO events (id, tenant_id, kind, type, received_at, payload, callid, task_id, state, agent,
+      `INSERT INTO events (id, tenant_id, kind, type, received_at, payload_ref, callid, task_id, state, agent,
          phone_masked, call_time, seq, batch_nonce)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
          CASE WHEN ?7 IS NULL THEN NULL
@@ -37,7 +40,7 @@ export const insertEvent = (
       e.kind,
       e.type,
       e.received_at,
-      e.payload,
+      e.payload_ref,
       e.callid,
       e.task_id,
       e.state,
@@ -46,6 +49,10 @@ export const insertEvent = (
       e.call_time,
       batchNonce,
     );
+
+/** Events that are already stored, of these ids: the consumer does not write their bodies to R2 again. */
+export const storedEventIds = (db: D1Database, eventIds: readonly string[]) =>
+  db.prepare("SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?1))").bind(ids(eventIds));
 
 export const getEvent = (db: D1Database, id: string) =>
   db.prepare("SELECT * FROM events WHERE id = ?1").bind(id).first<EventRow & { batch_nonce: string }>();
@@ -83,7 +90,7 @@ export const listEvents = (
   ]);
   return db
     .prepare(
-      `SELECT id, tenant_id, kind, type, received_at, payload_state, callid, task_id, state, agent, phone_masked,
+      `SELECT id, tenant_id, kind, type, received_at, payload_state, payload_ref, callid, task_id, state, agent, phone_masked,
          call_time, seq
        FROM events ${w.sql}
        ORDER BY received_at DESC, id DESC LIMIT ?${w.values.length + 1}`,

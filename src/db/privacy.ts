@@ -12,13 +12,6 @@ export interface ErasePosition {
 
 const BEFORE_EVERY_ROW: ErasePosition = { received_at: -1, id: "" };
 
-export interface ErasePage {
-  /** Events whose payload held the number and is now a tombstone (empty for the other tables). */
-  erased: string[];
-  /** Where the next page of this table starts; null when this page was its last. */
-  next: ErasePosition | null;
-}
-
 /**
  * SQL for "the column `text` holds one of the needles in ?5 as a whole
  * number": not inside a longer digit run, which would be somebody else's
@@ -36,10 +29,7 @@ const holdsNumber = (text: string) =>
  * (?2, ?3) in (received_at, key) order, so that a page reads only its own rows
  * off an index and a row that arrives during the walk is still reached.
  */
-const pages: Record<EraseTable, string> = {
-  // events_tenant_received (tenant_id, received_at).
-  events: `SELECT id AS k, received_at, payload AS text FROM events
-           WHERE tenant_id = ?1 AND (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4`,
+const pages: Record<Exclude<EraseTable, "events">, string> = {
   // quarantine_tenant_received (tenant_id, received_at).
   quarantine: `SELECT id AS k, received_at, body AS text FROM quarantine
                WHERE tenant_id = ?1 AND (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4`,
@@ -63,49 +53,91 @@ const erasures: Record<Exclude<EraseTable, "events">, string> = {
 };
 
 /**
- * The attempts of the page's events that hold the number: a CRM's answer
- * may echo the payload. An event's deliveries are the key range of
- * `dlv_<event hash>_`. This runs before the events' update, which removes
- * what it matches on.
+ * The attempts of these events (a JSON list in ?1): a CRM's answer may echo
+ * the payload. An event's deliveries are the key range of `dlv_<event hash>_`.
  */
 const clearAttempts = `UPDATE attempts SET response_body = NULL
   WHERE response_body IS NOT NULL AND delivery_id IN (
-    SELECT d.id FROM (${pages.events}) e
-    JOIN deliveries d ON d.id >= 'dlv_' || substr(e.k, 5) || '_' AND d.id < 'dlv_' || substr(e.k, 5) || '\`'
-    WHERE ${holdsNumber("e.text")})`;
+    SELECT d.id FROM json_each(?1) e
+    JOIN deliveries d ON d.id >= 'dlv_' || substr(e.value, 5) || '_' AND d.id < 'dlv_' || substr(e.value, 5) || '\`')`;
 
-const eraseEvents = `UPDATE events SET payload = NULL, payload_state = 'erased', phone_masked = NULL
-  WHERE id IN (SELECT k FROM (${pages.events}) p WHERE ${holdsNumber("p.text")})
+const eraseEvents = `UPDATE events SET payload = NULL, payload_ref = NULL, payload_state = 'erased', phone_masked = NULL
+  WHERE id IN (SELECT value FROM json_each(?1)) AND payload_state = 'kept'
   RETURNING id`;
+
+/** A row of an events page: whether its D1-held payload holds the number, or where its R2-held one is. */
+export interface EventErasePageRow {
+  id: string;
+  received_at: number;
+  /** Set for a kept payload in R2, which the caller reads and tests itself. */
+  payload_ref: string | null;
+  holds: number;
+}
+
+/**
+ * One page of a tenant's events for an erase. A payload still in D1 (stored
+ * before payloads moved to R2) is tested here; one in R2 is the caller's to
+ * read and test, and `eraseEvents` then takes the ids of both kinds.
+ */
+export async function eventsErasePage(
+  db: D1Database,
+  tenantId: string,
+  needles: readonly string[],
+  after: ErasePosition | undefined,
+  limit: number,
+): Promise<{ rows: EventErasePageRow[]; next: ErasePosition | null }> {
+  const from = after ?? BEFORE_EVERY_ROW;
+  const { results } = await db
+    .prepare(
+      `SELECT k AS id, received_at, CASE WHEN state = 'kept' THEN ref END AS payload_ref,
+         COALESCE(${holdsNumber("p.text")}, 0) AS holds
+       -- events_tenant_received (tenant_id, received_at).
+       FROM (SELECT id AS k, received_at, payload AS text, payload_ref AS ref, payload_state AS state FROM events
+             WHERE tenant_id = ?1 AND (received_at, id) > (?2, ?3) ORDER BY received_at, id LIMIT ?4) p
+       ORDER BY received_at, k`,
+    )
+    .bind(tenantId, from.received_at, from.id, limit, ids(needles))
+    .all<EventErasePageRow>();
+  const end = results.at(-1);
+  return { rows: results, next: end && results.length === limit ? { received_at: end.received_at, id: end.id } : null };
+}
+
+/**
+ * Erases these events: a tombstone payload (metadata kept), and their
+ * attempts lose the CRM's answer. One batch, so that it is done whole or not
+ * at all; answers the events it erased (not those erased before).
+ */
+export async function eraseEventsById(db: D1Database, eventIds: readonly string[]): Promise<string[]> {
+  if (eventIds.length === 0) return [];
+  const [, erased] = await db.batch<{ id: string }>([
+    db.prepare(clearAttempts).bind(ids(eventIds)),
+    db.prepare(eraseEvents).bind(ids(eventIds)),
+  ]);
+  return erased!.results.map((r) => r.id);
+}
 
 /** The page's last row, and how many rows it has: a full page may have more after it. */
 const lastOf = (page: string) =>
   `WITH p AS (${page}) SELECT k AS id, received_at, (SELECT COUNT(*) FROM p) AS n FROM p ORDER BY received_at DESC, k DESC LIMIT 1`;
 
 /**
- * Erases the number from one page of one table: events get a tombstone
- * payload (metadata kept) and their attempts lose the CRM's answer; a
+ * Erases the number from one page of a table other than events: a
  * quarantined, inbox or dead-letter row holding it is deleted. One batch, so
  * that a page is done whole or not at all and a retry can redo it.
  */
 export async function erasePage(
   db: D1Database,
-  table: EraseTable,
+  table: Exclude<EraseTable, "events">,
   tenantId: string,
   needles: readonly string[],
   after: ErasePosition | undefined,
   limit: number,
-): Promise<ErasePage> {
+): Promise<ErasePosition | null> {
   const from = after ?? BEFORE_EVERY_ROW;
   const page = [tenantId, from.received_at, from.id, limit] as const;
   const last = db.prepare(lastOf(pages[table])).bind(...page);
   const erase = (sql: string) => db.prepare(sql).bind(...page, ids(needles));
-  const [boundary, ...changed] = await db.batch<{ id: string; received_at: number; n: number }>(
-    table === "events" ? [last, erase(clearAttempts), erase(eraseEvents)] : [last, erase(erasures[table])],
-  );
+  const [boundary] = await db.batch<{ id: string; received_at: number; n: number }>([last, erase(erasures[table])]);
   const end = boundary!.results[0];
-  return {
-    erased: table === "events" ? changed.at(-1)!.results.map((r) => r.id) : [],
-    next: end && end.n === limit ? { received_at: end.received_at, id: end.id } : null,
-  };
+  return end && end.n === limit ? { received_at: end.received_at, id: end.id } : null;
 }

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { open, seal } from "../crypto/secret-box";
-import { ERASE_TABLES, erasePage, type ErasePosition, type EraseTable } from "../db/privacy";
+import { ERASE_TABLES, erasePage, eraseEventsById, eventsErasePage, type ErasePosition, type EraseTable } from "../db/privacy";
 import type { Env } from "../env";
+import { eraseMembers, readMembers } from "../storage/payloads";
 import type { EraseJob } from "../queue-messages";
 
 /**
@@ -50,12 +51,59 @@ async function eraseFor(env: Env, start: EraseState, budgetMs: number): Promise<
   const eventIds: string[] = [];
   let at: EraseState | null = start;
   do {
-    const page = await erasePage(env.DB, at.table, at.tenant_id, at.needles, at.after, ERASE_PAGE);
-    eventIds.push(...page.erased);
-    at = page.next ? { ...at, after: page.next } : nextTable(at);
+    let next: ErasePosition | null;
+    if (at.table === "events") {
+      const page = await eraseEventsPage(env, at);
+      eventIds.push(...page.erased);
+      next = page.next;
+    } else {
+      next = await erasePage(env.DB, at.table, at.tenant_id, at.needles, at.after, ERASE_PAGE);
+    }
+    at = next ? { ...at, after: next } : nextTable(at);
   } while (at && Date.now() < deadline);
   if (at) await env.DELIVERIES_QUEUE.send(await jobOf(env, at), { contentType: "json" });
   return { event_ids: eventIds, complete: at === null };
+}
+
+/**
+ * One page of the tenant's events. Payloads in R2 are read a whole batch
+ * object at a time and tested here; the members holding the number are
+ * zeroed in their objects before D1 marks their events erased, so an erase
+ * cut short between the two finds the zeroed members on its next try and
+ * finishes in D1 (R2 first: the other order could leave the number in R2 with
+ * its event already marked erased, never looked at again).
+ */
+async function eraseEventsPage(env: Env, at: EraseState): Promise<{ erased: string[]; next: ErasePosition | null }> {
+  const page = await eventsErasePage(env.DB, at.tenant_id, at.needles, at.after, ERASE_PAGE);
+  const inR2 = page.rows.filter((r) => r.payload_ref !== null);
+  const bodies = await readMembers(env, inR2.map((r) => r.payload_ref!));
+  const toZero: string[] = [];
+  const matched = page.rows.filter((r) => r.holds === 1).map((r) => r.id);
+  for (const r of inR2) {
+    const body = bodies.get(r.payload_ref!);
+    if (body === undefined) continue;
+    if (body !== "erased" && !holdsNumber(body, at.needles)) continue;
+    matched.push(r.id);
+    if (body !== "erased") toZero.push(r.payload_ref!);
+  }
+  await eraseMembers(env, toZero);
+  return { erased: await eraseEventsById(env.DB, matched), next: page.next };
+}
+
+const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
+
+/**
+ * The number as a whole number in `text`: not inside a longer digit run,
+ * which would be somebody else's number. The same rule as SQL's holdsNumber
+ * in src/db/privacy.ts, which tests payloads still held in D1.
+ */
+export function holdsNumber(text: string, needles: readonly string[]): boolean {
+  return needles.some((n) => {
+    for (let i = text.indexOf(n); i !== -1; i = text.indexOf(n, i + 1)) {
+      if (!isDigit(text[i - 1]) && !isDigit(text[i + n.length])) return true;
+    }
+    return false;
+  });
 }
 
 function nextTable(at: EraseState): EraseState | null {

@@ -8,6 +8,7 @@ import { scheduleRetries } from "../delivery/schedule-retries";
 import { config, type Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 import { watchStorage } from "../storage/outage";
+import { deletePayloadsBefore } from "../storage/payloads";
 
 /** An inbox body this old was never picked up by a consumer. */
 export const STALE_INBOX_AFTER_MS = 60_000;
@@ -15,6 +16,8 @@ export const STALE_INBOX_AFTER_MS = 60_000;
 export const SWEEP_LIMIT = 1000;
 export const PURGE_BATCH = 1000;
 export const PURGE_ROUNDS = 10;
+/** Payload objects one sweep deletes at most (one R2 delete call takes up to 1,000 keys). */
+export const PAYLOAD_OBJECTS_PER_SWEEP = 1000;
 
 /** Destinations whose held deliveries one sweep starts releasing (each release goes on by itself, chunk by chunk). */
 export const RELEASES_PER_SWEEP = 20;
@@ -60,6 +63,7 @@ async function purge(env: Env, now: number): Promise<void> {
     const results = await purgeOlderThan(env.DB, before, PURGE_BATCH);
     if (results.every((r) => (r.meta.changes ?? 0) < PURGE_BATCH)) break;
   }
+  await deletePayloadsBefore(env, before, PAYLOAD_OBJECTS_PER_SWEEP);
   const recordsBefore = now - cfg.METADATA_RETENTION_DAYS * 86_400_000;
   for (let after = ""; ; ) {
     const tenants = (await listTenants(env.DB, after, 100)).results;
