@@ -310,6 +310,16 @@ describe("a rate-limited destination", () => {
     const driven = drivenEnv();
 
     await Promise.all([deliver(driven.env, due.slice(0, 6)), deliver(driven.env, due.slice(6))]);
+    // A slot taken more than the spacing guard late is skipped, not used (it
+    // could put rate_limit + 1 sends in one period): on a loaded machine a
+    // delivery may be handed back for the next free slot. Play the queue for it.
+    for (let round = 0; round < 5; round++) {
+      const waiting = (await Promise.all(due.map(deliveryById))).filter((d) => d!.status === "pending");
+      if (waiting.length === 0) break;
+      expect(waiting.every((d) => d!.attempt_count === 0 && d!.lease_owner === null)).toBe(true);
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.max(...waiting.map((d) => d!.next_attempt_at!)) - Date.now())));
+      await deliver(driven.env, waiting.map((d) => d!.id));
+    }
     const times = far.requests.map((r) => r.at).sort((a, b) => a - b);
     expect(far.requests.map((r) => r.headers["webhook-id"]).sort()).toEqual(events.slice().sort());
     for (let i = 0; i + 4 < times.length; i++) expect(times[i + 4]! - times[i]!).toBeGreaterThanOrEqual(1000);
