@@ -1,7 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { attemptsOf } from "../db/attempts";
-import { getDelivery, listDeliveries } from "../db/deliveries";
-import { decodeCursor, listQuery, page, pageSchema } from "./pagination";
+import { deliveryDetail, findDelivery, searchDeliveries } from "../query/deliveries";
+import { decodeCursor, listQuery, pageBody, pageSchema } from "./pagination";
 import { retryDelivery } from "../delivery/operator";
 import { transitions } from "../delivery/lifecycle";
 import { RelayError } from "../http/errors";
@@ -47,16 +46,14 @@ export const deliveryRoutes = router()
   .openapi(list, async (c) => {
     const { limit, cursor, ...filters } = c.req.valid("query");
     const position = decodeCursor(cursor, z.object({ created_at: z.number(), id: z.string() }));
-    const rows = (await listDeliveries(c.env.DB, filters, position, limit + 1)).results;
-    return c.json(page(rows, limit, (d) => viewDelivery(d), (d) => ({ created_at: d.created_at, id: d.id })), 200);
+    return c.json(pageBody(await searchDeliveries(c.env, filters, position, limit), (d) => viewDelivery(d)), 200);
   })
   .openapi(get, async (c) => {
-    const delivery = (await getDelivery(c.env.DB, c.req.valid("param").id)) ?? notFound("delivery");
-    const attempts = (await attemptsOf(c.env.DB, [delivery.id])).results;
-    return c.json(viewDelivery(delivery, attempts), 200);
+    const detail = (await deliveryDetail(c.env, c.req.valid("param").id)) ?? notFound("delivery");
+    return c.json(viewDelivery(detail.delivery, detail.attempts), 200);
   })
   .openapi(retry, async (c) => {
-    const delivery = (await getDelivery(c.env.DB, c.req.valid("param").id)) ?? notFound("delivery");
+    const delivery = (await findDelivery(c.env, c.req.valid("param").id)) ?? notFound("delivery");
     const from: readonly string[] = transitions.restart.from;
     if (!from.includes(delivery.status)) {
       throw new RelayError("conflict", `only a ${from.join(" or ")} delivery can be retried; this one is ${delivery.status}`);

@@ -1,16 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
-import { attemptsOf } from "../db/attempts";
-import { deliveriesOfEvent } from "../db/deliveries";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
-import { getEvent, listEvents, type EventRow } from "../db/events";
 import type { Env } from "../env";
 import { destinationWants, filterDocument } from "../delivery/routing";
-import { deliveryRangeOf } from "../delivery/routing";
 import { RelayError } from "../http/errors";
-import { decodeCursor, listQuery, page, pageSchema, timeParam } from "./pagination";
+import { decodeCursor, listQuery, pageBody, pageSchema, timeParam } from "./pagination";
 import { replayEvent } from "../delivery/operator";
-import { payloadStateOf, readPayload } from "../storage/payloads";
+import { payloadStateOf } from "../storage/payloads";
+import { eventDetail, findEvent, payloadOf, searchEvents } from "../query/events";
 import { errors, jsonContent, notFound, router, security } from "./router";
 import { errorSchema, eventDetailSchema, eventSummarySchema, viewDelivery, viewEventSummary } from "./views";
 
@@ -43,11 +40,9 @@ const get = createRoute({
   responses: { 200: jsonContent(eventDetailSchema, "the event, its payload, its deliveries and their attempts"), ...errors },
 });
 
-/** A kept payload whose object is gone (deleted by retention, a day or so after its events expire) is purged too. */
-const stateOf = (env: Env, event: EventRow, payload: string | null) => {
-  const state = payloadStateOf(env, event);
-  return state === "kept" && payload === null ? "purged" : state;
-};
+/** Why an event has no body to send: erased, or else purged (a kept payload whose object is gone counts as purged). */
+const purgedOrErased = (env: Env, event: Parameters<typeof payloadStateOf>[1]) =>
+  payloadStateOf(env, event) === "erased" ? "erased" : "purged";
 
 const replayBody = z.strictObject({ destination_id: z.string().optional() }).openapi("ReplayRequest");
 
@@ -98,31 +93,23 @@ export const eventRoutes = router()
   .openapi(list, async (c) => {
     const { limit, cursor, ...filters } = c.req.valid("query");
     const position = decodeCursor(cursor, z.object({ received_at: z.number(), id: z.string() }));
-    const now = Date.now();
-    const rows = (await listEvents(c.env.DB, filters, position, limit + 1)).results.map((e) => ({
-      ...e,
-      payload_state: payloadStateOf(c.env, e, now),
-    }));
-    return c.json(page(rows, limit, viewEventSummary, (e) => ({ received_at: e.received_at, id: e.id })), 200);
+    return c.json(pageBody(await searchEvents(c.env, filters, position, limit), viewEventSummary), 200);
   })
   .openapi(get, async (c) => {
-    const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
-    const deliveries = (await deliveriesOfEvent(c.env.DB, deliveryRangeOf(event.id))).results;
-    const attempts = deliveries.length ? (await attemptsOf(c.env.DB, deliveries.map((d) => d.id))).results : [];
-    const payload = await readPayload(c.env, event);
+    const detail = (await eventDetail(c.env, c.req.valid("param").id)) ?? notFound("event");
     return c.json(
       {
-        ...viewEventSummary({ ...event, payload_state: stateOf(c.env, event, payload) }),
-        payload: payload === null ? null : (JSON.parse(payload) as unknown),
-        deliveries: deliveries.map((d) => viewDelivery(d, attempts.filter((a) => a.delivery_id === d.id))),
+        ...viewEventSummary(detail.event),
+        payload: detail.payload,
+        deliveries: detail.deliveries.map((d) => viewDelivery(d.delivery, d.attempts)),
       },
       200,
     );
   })
   .openapi(replay, async (c) => {
-    const event = (await getEvent(c.env.DB, c.req.valid("param").id)) ?? notFound("event");
-    const payload = await readPayload(c.env, event);
-    if (payload === null) throw new RelayError("conflict", `event payload was ${stateOf(c.env, event, payload)}; nothing to deliver`);
+    const event = (await findEvent(c.env, c.req.valid("param").id)) ?? notFound("event");
+    const payload = await payloadOf(c.env, event);
+    if (payload === null) throw new RelayError("conflict", `event payload was ${purgedOrErased(c.env, event)}; nothing to deliver`);
     const body = await replayRequest(await c.req.text());
     const destinations = (await destinationsOfTenants(c.env.DB, [event.tenant_id]).all<DestinationRow>()).results;
     let targets: string[];

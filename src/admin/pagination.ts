@@ -1,12 +1,13 @@
 import { z } from "@hono/zod-openapi";
 import { RelayError } from "../http/errors";
+import { pageOf, type Page } from "../query/page";
 
 export const listQuery = {
   limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "page size (1–500)" }),
   cursor: z.string().optional().openapi({ description: "`next_cursor` of the previous page" }),
 };
 
-export function encodeCursor(position: Record<string, string | number>): string {
+export function encodeCursor(position: object): string {
   return btoa(JSON.stringify(position)).replace(/=+$/, "");
 }
 
@@ -20,13 +21,12 @@ export function decodeCursor<T extends z.ZodType>(cursor: string | undefined, sc
 }
 
 /** `{data, next_cursor}` from a page fetched with one row more than asked for. */
-export function page<T, V>(rows: T[], limit: number, view: (row: T) => V, position: (row: T) => Record<string, string | number>) {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  return {
-    data: kept.map(view),
-    next_cursor: more ? encodeCursor(position(kept[kept.length - 1]!)) : null,
-  };
+export const page = <T, V>(rows: T[], limit: number, view: (row: T) => V, position: (row: T) => object) =>
+  pageBody(pageOf(rows, limit, position), view);
+
+/** The API's `{data, next_cursor}` of a query-layer page. */
+export function pageBody<T, V>(p: Page<T, object>, view: (row: T) => V) {
+  return { data: p.rows.map(view), next_cursor: p.next ? encodeCursor(p.next) : null };
 }
 
 export const pageSchema = <T extends z.ZodType>(item: T) =>

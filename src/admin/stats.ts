@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { hourlyStats, type AttemptTrigger } from "../db/stats";
+import { hourlyCounts } from "../query/stats";
 import { timeParam } from "./pagination";
 import { errors, jsonContent, router, security } from "./router";
 
@@ -34,30 +34,10 @@ const stats = createRoute({
   },
 });
 
-type Counts = z.infer<typeof outcomeCounts>;
-const zero = (): Counts => ({ delivered: 0, failed: 0, dead: 0 });
-
 export const statsRoutes = router().openapi(stats, async (c) => {
   const q = c.req.valid("query");
   const until = q.until ?? Date.now();
   const since = q.since ?? until - 24 * 3600_000;
-  const [events, attempts] = await hourlyStats(c.env.DB, q.tenant ?? null, since, until);
-  const hours = new Map<number, { received: number } & Counts & { by_trigger: Record<AttemptTrigger, Counts> }>();
-  const bucket = (h: number) => {
-    let b = hours.get(h);
-    if (!b) hours.set(h, (b = { received: 0, ...zero(), by_trigger: { first: zero(), retry: zero(), operator: zero() } }));
-    return b;
-  };
-  for (const r of events!.results) bucket(r.hour).received = r.n;
-  for (const r of attempts!.results) {
-    // A 410 (held) is not one of the three outcomes the contract counts.
-    if (r.outcome !== "delivered" && r.outcome !== "failed" && r.outcome !== "dead") continue;
-    const b = bucket(r.hour);
-    b[r.outcome] += r.n;
-    b.by_trigger[r.trigger!][r.outcome] += r.n;
-  }
-  const data = [...hours.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([h, b]) => ({ hour: new Date(h).toISOString(), ...b }));
-  return c.json({ data }, 200);
+  const hours = await hourlyCounts(c.env, q.tenant ?? null, since, until);
+  return c.json({ data: hours.map((h) => ({ ...h, hour: new Date(h.hour).toISOString() })) }, 200);
 });

@@ -365,3 +365,13 @@ export const listDeliveries = (
     .bind(...w.values, limit)
     .all<DeliveryRow>();
 };
+
+/** Deliveries waiting on an operator: held (paused destination) and dead, per tenant; each through its partial index. */
+export const countHeldAndDead = (db: D1Database, tenant: string | null) =>
+  db
+    .prepare(
+      `SELECT (SELECT COUNT(*) FROM deliveries WHERE status = 'held' AND (?1 IS NULL OR tenant_id = ?1)) AS held,
+         (SELECT COUNT(*) FROM deliveries WHERE status = 'dead' AND (?1 IS NULL OR tenant_id = ?1)) AS dead`,
+    )
+    .bind(tenant)
+    .first<{ held: number; dead: number }>();

@@ -189,3 +189,10 @@ export const reserveSendSlots = (
     )
     .bind(id, wanted, intervalMs, now, horizonMs)
     .first<{ first_at: number; granted: number; next_free_at: number }>();
+
+/** Destinations that are paused (by an operator, a tenant or the relay), with why. */
+export const pausedDestinations = (db: D1Database, tenant: string | null) =>
+  db
+    .prepare("SELECT * FROM destinations WHERE enabled = 0 AND (?1 IS NULL OR tenant_id = ?1) ORDER BY updated_at DESC LIMIT 200")
+    .bind(tenant)
+    .all<DestinationRow>();
