@@ -3,6 +3,7 @@
 // the D1 migrations to local state, then runs `wrangler dev` (Miniflare and
 // workerd) with local D1 and Queues, and fires the Cron Trigger on its
 // schedule, which `wrangler dev` does not do by itself.
+import { d1Bindings } from "./d1-bindings.mjs";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -111,18 +112,20 @@ function writeEnvFile() {
 }
 
 function applyMigrations() {
-  const result = spawnSync(
-    process.execPath,
-    [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir],
-    { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" }, encoding: "utf8" },
-  );
-  if (result.status !== 0) {
-    process.stderr.write(result.stdout + result.stderr);
-    console.error("Could not apply the D1 migrations; not starting.");
-    process.exit(1);
+  for (const binding of d1Bindings(join(root, "wrangler.toml"))) {
+    const result = spawnSync(
+      process.execPath,
+      [wrangler, "d1", "migrations", "apply", binding, "--local", "--persist-to", persistDir],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" }, encoding: "utf8" },
+    );
+    if (result.status !== 0) {
+      process.stderr.write(result.stdout + result.stderr);
+      console.error(`Could not apply the D1 migrations to ${binding}; not starting.`);
+      process.exit(1);
+    }
+    const upToDate = /No migrations to apply/i.test(result.stdout);
+    console.log(upToDate ? `D1 migrations of ${binding} up to date in ${persistDir}` : `Applied the D1 migrations to ${binding} in ${persistDir}`);
   }
-  const upToDate = /No migrations to apply/i.test(result.stdout);
-  console.log(upToDate ? `D1 migrations up to date in ${persistDir}` : `Applied the D1 migrations to ${persistDir}`);
 }
 
 async function waitForHealth(base, child) {

@@ -3,7 +3,10 @@ import type { CallbackMessage, DeliveryJob, DeliveryMessage, EraseJob } from "./
 
 /** Bindings, vars and secrets of the Worker: the one definition of `Env`. */
 export interface Env {
+  /** The control database: tenants, destinations, quarantine, inbox, dead letters, hourly counters. */
   DB: D1Database;
+  /** Comma-separated D1 bindings that hold event data (src/db/shards.ts); default DB alone. */
+  EVENT_SHARDS?: string;
   /** Where callbacks and dead letters wait while D1 refuses writes. */
   STORE: R2Bucket;
   CALLBACKS_QUEUE: Queue<CallbackMessage>;

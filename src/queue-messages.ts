@@ -33,6 +33,8 @@ export const deliveryJobSchema = z.object({
   job: z.enum(["recover", "release", "abandon"]),
   destination_id: z.string(),
   since: z.number().optional(),
+  /** The event shard the job is walking (src/db/shards.ts); it goes through them in order. */
+  shard: z.number().int().nonnegative().optional(),
   after: z.object({ created_at: z.number(), id: z.string() }).optional(),
 });
 export type DeliveryJob = z.infer<typeof deliveryJobSchema>;
@@ -47,6 +49,7 @@ export const eraseJobSchema = z.object({
   tenant_id: z.string(),
   needles_sealed: z.string(),
   table: z.enum(ERASE_TABLES),
+  shard: z.number().int().nonnegative().optional(),
   after: z.object({ received_at: z.number(), id: z.string() }).optional(),
 });
 export type EraseJob = z.infer<typeof eraseJobSchema>;

@@ -5,6 +5,7 @@ import { sha256Hex } from "../src/crypto/hash";
 import type { Env } from "../src/env";
 import worker from "../src/index";
 import { ADMIN, admin, call, createDestination, createTenant, fakeCrm, postCallback, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -129,7 +130,7 @@ describe("tenants", () => {
 
     const dup = await adminRaw("POST", "/v1/admin/tenants", { id, name: "Again" });
     await expectError(dup, 409, "conflict");
-    const row = await env.DB.prepare("SELECT name FROM tenants WHERE id = ?1").bind(id).first();
+    const row = await everyDatabase.prepare("SELECT name FROM tenants WHERE id = ?1").bind(id).first();
     expect(row).toEqual({ name: "Acme Co" });
 
     for (const bad of [{ id: "Has Spaces" }, { id: "" }, { id: "UPPER" }, { id: "a/b" }, { id: "x".repeat(64) }, { name: "no id" }, { id: 42 }]) {
@@ -177,7 +178,7 @@ describe("tenants", () => {
     const res = await postCallback(tenant.id, "inbound-transfer", transfer(uniqueId("c")), fresh);
     expect(res.status).toBe(200);
 
-    const row = await env.DB.prepare("SELECT * FROM tenants WHERE id = ?1").bind(tenant.id).first<Record<string, unknown>>();
+    const row = await everyDatabase.prepare("SELECT * FROM tenants WHERE id = ?1").bind(tenant.id).first<Record<string, unknown>>();
     expect(row!.token_hash).toBe(await sha256Hex(fresh));
     expect(JSON.stringify(row)).not.toContain(fresh);
     expect(JSON.stringify(row)).not.toContain(tenant.token);
@@ -219,7 +220,7 @@ describe("destinations", () => {
     }
 
     // At rest the secret and header values are encrypted.
-    const row = await env.DB.prepare("SELECT * FROM destinations WHERE id = ?1").bind(created.body.id).first();
+    const row = await everyDatabase.prepare("SELECT * FROM destinations WHERE id = ?1").bind(created.body.id).first();
     for (const secret of secrets) expect(JSON.stringify(row)).not.toContain(secret);
   });
 

@@ -6,6 +6,7 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
 import { admin, cleanedUpAfterEach, createTenant, deliveryOf, sendCallback, waitUntil, type CrmHandler } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const { crm, destination } = cleanedUpAfterEach();
 const ALERT_SECRET = "whsec_" + btoa("alert-secret-alert-secret");
@@ -17,9 +18,9 @@ async function lastChance(handler: CrmHandler) {
   const dest = await destination(tenant, { url: far.url(), enabled: false });
   const eventId = await sendCallback(tenant);
   const held = await waitUntil(async () => (await deliveryOf(eventId, dest.id)) ?? undefined);
-  await env.DB.batch([
-    env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id),
-    env.DB.prepare("UPDATE deliveries SET status = 'pending', schedule_step = 7, next_attempt_at = ?2 WHERE id = ?1").bind(held.id, Date.now()),
+  await everyDatabase.batch([
+    everyDatabase.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id),
+    everyDatabase.prepare("UPDATE deliveries SET status = 'pending', schedule_step = 7, next_attempt_at = ?2 WHERE id = ?1").bind(held.id, Date.now()),
   ]);
   return { dest, eventId, deliveryId: held.id };
 }

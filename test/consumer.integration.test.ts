@@ -1,3 +1,4 @@
+import type { Env } from "../src/env";
 import { createExecutionContext, createMessageBatch, getQueueResult, type MessageBatchMessage } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -6,6 +7,7 @@ import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
 import { createDestination, createTenant, fakeCrm, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const CALLBACKS = "airudder-relay-callbacks";
 
@@ -48,7 +50,7 @@ async function runBatch(messages: MessageBatchMessage[]) {
 }
 
 const count = async (sql: string, ...params: unknown[]) =>
-  (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+  (await everyDatabase.prepare(sql).bind(...params).first<{ n: number }>())!.n;
 
 const eventsWithId = (id: string) => count("SELECT COUNT(*) AS n FROM events WHERE id = ?1", id);
 const deliveriesOf = (id: string) => count("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?1", id);
@@ -70,11 +72,11 @@ describe("the callbacks queue consumer", () => {
     expect(await deliveriesOf(message.event_id)).toBe(1);
     expect(crm.requests).toHaveLength(1);
     expect(JSON.parse(crm.requests[0]!.body)).toMatchObject({ id: message.event_id, tenant: tenant.id, data: JSON.parse(body) });
-    const delivery = await env.DB.prepare("SELECT destination_id, status, attempt_count FROM deliveries WHERE event_id = ?1")
+    const delivery = await everyDatabase.prepare("SELECT destination_id, status, attempt_count FROM deliveries WHERE event_id = ?1")
       .bind(message.event_id)
       .first();
     expect(delivery).toEqual({ destination_id: destination.id, status: "delivered", attempt_count: 1 });
-    const stored = await env.DB.prepare("SELECT tenant_id, type FROM events WHERE id = ?1").bind(message.event_id).first();
+    const stored = await everyDatabase.prepare("SELECT tenant_id, type FROM events WHERE id = ?1").bind(message.event_id).first();
     expect(stored).toEqual({ tenant_id: tenant.id, type: "airudder.inbound.transfer" });
     expect(await storedPayload(message.event_id)).toBe(body);
   });
@@ -96,7 +98,7 @@ describe("the callbacks queue consumer", () => {
     const { tenant, crm } = await tenantWithCrm();
     const body = transferBody();
     const message = await callbackMessage(tenant.id, body, false);
-    await insertInbox(env.DB, { ...message, body });
+    await insertInbox(everyDatabase, { ...message, body });
 
     for (const id of ["inbox-1", "inbox-2"]) {
       const result = await runBatch([queued(id, message)]);
@@ -124,7 +126,7 @@ describe("the callbacks queue consumer", () => {
     expect(result.explicitAcks.sort()).toEqual(["good", "junk-kind", "junk-shape", "junk-string"]);
     expect(result.retryMessages).toEqual([]);
     expect(result.retryBatch.retry).toBe(false);
-    const dead = await env.DB.prepare("SELECT id, queue, body FROM dead_letters WHERE id IN ('junk-kind', 'junk-shape', 'junk-string') ORDER BY id").all<{ id: string; queue: string; body: string }>();
+    const dead = await everyDatabase.prepare("SELECT id, queue, body FROM dead_letters WHERE id IN ('junk-kind', 'junk-shape', 'junk-string') ORDER BY id").all<{ id: string; queue: string; body: string }>();
     expect(dead.results.map((d) => [d.id, d.queue])).toEqual([
       ["junk-kind", "airudder-relay-callbacks"],
       ["junk-shape", "airudder-relay-callbacks"],
@@ -138,19 +140,19 @@ describe("the callbacks queue consumer", () => {
   it("redelivered, does not make a first attempt that its delivery's next_attempt_at (a Retry-After, a rate-limit slot) puts later", async () => {
     const { tenant, crm, destination } = await tenantWithCrm();
     const message = await callbackMessage(tenant.id, transferBody());
-    await env.DB.prepare("UPDATE destinations SET enabled = 0 WHERE id = ?1").bind(destination.id).run();
+    await everyDatabase.prepare("UPDATE destinations SET enabled = 0 WHERE id = ?1").bind(destination.id).run();
     await runBatch([queued("first", message)]);
     const later = Date.now() + 600_000;
     // As a first attempt deferred to later leaves it: pending, never attempted, unleased.
-    await env.DB.batch([
-      env.DB.prepare("UPDATE destinations SET enabled = 1 WHERE id = ?1").bind(destination.id),
-      env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE event_id = ?1").bind(message.event_id, later),
+    await everyDatabase.batch([
+      everyDatabase.prepare("UPDATE destinations SET enabled = 1 WHERE id = ?1").bind(destination.id),
+      everyDatabase.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE event_id = ?1").bind(message.event_id, later),
     ]);
 
     const again = await runBatch([queued("again", message)]);
     expect(again.explicitAcks).toEqual(["again"]);
     expect(crm.requests).toHaveLength(0);
-    const row = await env.DB.prepare("SELECT status, attempt_count, next_attempt_at, lease_owner FROM deliveries WHERE event_id = ?1").bind(message.event_id).first();
+    const row = await everyDatabase.prepare("SELECT status, attempt_count, next_attempt_at, lease_owner FROM deliveries WHERE event_id = ?1").bind(message.event_id).first();
     expect(row).toEqual({ status: "pending", attempt_count: 0, next_attempt_at: later, lease_owner: null });
   });
 
@@ -173,7 +175,7 @@ describe("the callbacks queue consumer", () => {
     const messages = await Promise.all([1, 2, 3].map(() => callbackMessage(tenant.id, transferBody())));
     // Reads still work; the one batch() that stores the events fails.
     const failingDb = {
-      prepare: (query: string) => env.DB.prepare(query),
+      prepare: (query: string) => everyDatabase.prepare(query),
       batch: () => Promise.reject(new Error("D1_ERROR: database is overloaded")),
     } as unknown as D1Database;
 
@@ -188,7 +190,7 @@ describe("the callbacks queue consumer", () => {
     }
     const ctx = createExecutionContext();
     const failingStore = { put: () => Promise.reject(new Error("R2 is down")) } as unknown as R2Bucket;
-    await worker.queue(batch, { ...env, DB: failingDb, STORE: failingStore }, ctx);
+    await worker.queue(batch, { ...env, DB: failingDb, EVENTS_0: failingDb, EVENTS_1: failingDb, STORE: failingStore } as Env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual([]);
     expect(result.ackAll).toBe(false);

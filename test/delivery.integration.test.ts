@@ -21,13 +21,14 @@ import {
   drivenEnv,
   deliver,
 } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 
 const { crm, destination } = cleanedUpAfterEach();
 const callback = freshCallback;
 
 const attemptsOf = async (deliveryId: string) =>
-  (await env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<AttemptRow>()).results;
+  (await everyDatabase.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<AttemptRow>()).results;
 
 /** The delivery once `n` attempts are recorded and its claim is released. */
 const settled = (eventId: string, destinationId: string, n = 1, timeoutMs?: number) =>
@@ -37,7 +38,7 @@ const settled = (eventId: string, destinationId: string, n = 1, timeoutMs?: numb
   }, timeoutMs);
 
 const makeDue = (deliveryId: string, at = Date.now()) =>
-  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, at).run();
+  everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, at).run();
 
 /**
  * A stored event whose delivery to each destination is due and has no queue
@@ -52,9 +53,9 @@ async function dueDeliveries(tenant: Tenant, destinationIds: readonly string[]) 
   );
   for (const d of held) expect(d.status).toBe("held");
   const now = Date.now();
-  await env.DB.batch([
-    ...destinationIds.map((id) => env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(id)),
-    ...held.map((d) => env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(d.id, now)),
+  await everyDatabase.batch([
+    ...destinationIds.map((id) => everyDatabase.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(id)),
+    ...held.map((d) => everyDatabase.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(d.id, now)),
   ]);
   return { eventId, deliveryIds: held.map((d) => d.id) };
 }
@@ -270,7 +271,7 @@ describe("what each destination gets", () => {
       Connection: "close",
       "User-Agent": "forged-agent",
     };
-    await env.DB.prepare("UPDATE destinations SET headers_enc = ?1 WHERE id = ?2")
+    await everyDatabase.prepare("UPDATE destinations SET headers_enc = ?1 WHERE id = ?2")
       .bind(await seal(JSON.stringify(legacy), env.ENCRYPTION_KEY), dest.id)
       .run();
     const eventId = await sendCallback(tenant);
@@ -326,9 +327,9 @@ describe("one destination's turn in a deliveries batch", () => {
       due.push(held.id);
     }
     const now = Date.now();
-    await env.DB.batch([
-      env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id),
-      ...due.map((id) => env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(id, now)),
+    await everyDatabase.batch([
+      everyDatabase.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id),
+      ...due.map((id) => everyDatabase.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(id, now)),
     ]);
     return { far, events, due };
   }
@@ -440,7 +441,7 @@ describe("a delivery message", () => {
 
     expect(far.requests).toHaveLength(1);
     expect(await attemptsOf(deliveryId)).toHaveLength(1);
-    expect(await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "delivered", attempt_count: 1 });
+    expect(await everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "delivered", attempt_count: 1 });
   });
 
   it("processed by two consumers at once makes one attempt", async () => {
@@ -459,7 +460,7 @@ describe("a delivery message", () => {
   it("that arrives before the delivery is due is not attempted, and is sent on for the rest of the wait", async () => {
     const { crm: far, deliveryId } = await oneDueDelivery(() => new Response("ok"));
     const setWait = (ms: number) =>
-      env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, Date.now() + ms).run();
+      everyDatabase.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = ?2 WHERE id = ?1").bind(deliveryId, Date.now() + ms).run();
 
     await setWait(20 * 3600_000);
     const far20h = drivenEnv();
@@ -476,6 +477,6 @@ describe("a delivery message", () => {
 
     expect(far.requests).toHaveLength(0);
     expect(await attemptsOf(deliveryId)).toHaveLength(0);
-    expect(await env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "failed", attempt_count: 0 });
+    expect(await everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "failed", attempt_count: 0 });
   });
 });

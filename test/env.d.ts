@@ -5,6 +5,8 @@ declare global {
   namespace Cloudflare {
     interface Env extends RelayEnv {
       TEST_MIGRATIONS: D1Migration[];
+      EVENTS_0: D1Database;
+      EVENTS_1: D1Database;
     }
     interface GlobalProps {
       mainModule: typeof import("../src/index");

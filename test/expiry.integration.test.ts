@@ -5,10 +5,11 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import { sweep } from "../src/maintenance/sweep";
 import { ADMIN, admin, cleanedUpAfterEach, createTenant, deliveryOf, sendCallback, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const { crm, destination } = cleanedUpAfterEach();
 
-const count = async (sql: string, ...params: unknown[]) => (await env.DB.prepare(sql).bind(...params).first<{ n: number }>())!.n;
+const count = async (sql: string, ...params: unknown[]) => (await everyDatabase.prepare(sql).bind(...params).first<{ n: number }>())!.n;
 
 describe("retention in fractions of a day", () => {
   it("RETENTION_DAYS=0.0015 is a valid setting: the admin API works (it answered 500)", async () => {
@@ -38,7 +39,7 @@ describe("event records past METADATA_RETENTION_DAYS", () => {
         return d?.status === "delivered" && d;
       })),
     );
-    await env.DB.prepare("UPDATE events SET received_at = received_at - 2 * 86400000 WHERE id = ?1").bind(old).run();
+    await everyDatabase.prepare("UPDATE events SET received_at = received_at - 2 * 86400000 WHERE id = ?1").bind(old).run();
 
     await sweep({ ...env, METADATA_RETENTION_DAYS: "1" } as Env);
 

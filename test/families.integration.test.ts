@@ -1,7 +1,7 @@
 /// <reference types="vite/client" />
-import { env } from "cloudflare:workers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { admin, createDestination, createTenant, fakeCrm, postCallback, waitUntil, type CapturedRequest } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 /*
  * Every AiRudder callback family through the real ingest route, the real
@@ -164,7 +164,7 @@ async function storedEvent(id: string): Promise<any> {
 
 async function quarantineRows(tenant: string, body: string) {
   return (
-    await env.DB.prepare("SELECT id, kind, body, issues FROM quarantine WHERE tenant_id = ?1 AND body = ?2")
+    await everyDatabase.prepare("SELECT id, kind, body, issues FROM quarantine WHERE tenant_id = ?1 AND body = ?2")
       .bind(tenant, body)
       .all<{ id: string; kind: string; body: string; issues: string }>()
   ).results;
@@ -367,7 +367,7 @@ describe("identity fields", () => {
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ kind });
       expect(JSON.parse(rows[0]!.issues)).toContainEqual({ path, message });
-      const events = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?1").bind(tenant.id).first<{ n: number }>();
+      const events = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?1").bind(tenant.id).first<{ n: number }>();
       expect(events?.n).toBe(0);
     },
   );
@@ -488,7 +488,7 @@ describe("quarantine", () => {
     expect((await admin("POST", `/v1/admin/quarantine/${row!.id}/replay`)).status).toBe(422);
 
     // The operator's fix: read the kept body by its shape.
-    await env.DB.prepare("UPDATE quarantine SET kind = 'any' WHERE id = ?1").bind(row!.id).run();
+    await everyDatabase.prepare("UPDATE quarantine SET kind = 'any' WHERE id = ?1").bind(row!.id).run();
     const replay = await admin("POST", `/v1/admin/quarantine/${row!.id}/replay`);
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual({ ok: true, event_id: expect.stringMatching(/^evt_[0-9a-f]{32}$/) });
@@ -585,7 +585,7 @@ describe("payload filters route deliveries", () => {
     expect(at("/all").sort()).toEqual([...ids].sort());
     expect(at("/transferred").sort()).toEqual(wanted(2).sort());
     expect(at("/ended").sort()).toEqual(wanted(3).sort());
-    const rows = await env.DB.prepare("SELECT destination_id, COUNT(*) AS n FROM deliveries WHERE tenant_id = ?1 GROUP BY destination_id")
+    const rows = await everyDatabase.prepare("SELECT destination_id, COUNT(*) AS n FROM deliveries WHERE tenant_id = ?1 GROUP BY destination_id")
       .bind(tenant.id)
       .all<{ destination_id: string; n: number }>();
     const count = new Map(rows.results.map((r) => [r.destination_id, r.n]));

@@ -1,10 +1,10 @@
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { families, urlKinds, type FamilyKind } from "../src/callbacks/families";
 import { validateCallback } from "../src/ingest/validate";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 import { createTenant, postCallback, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 /** Keys the family detection and schemas look at, so that generated bodies often get past the first checks. */
 const airudderKeys = [
@@ -108,7 +108,7 @@ describe("fuzzed callbacks", () => {
     const ids = JSON.stringify([...accepted]);
     await waitUntil(
       async () =>
-        (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE id IN (SELECT value FROM json_each(?1))").bind(ids).first<{ n: number }>())!.n ===
+        (await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE id IN (SELECT value FROM json_each(?1))").bind(ids).first<{ n: number }>())!.n ===
         accepted.size,
       20_000,
     );

@@ -1,13 +1,15 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { afterEach, vi } from "vitest";
+import { afterEach, expect, vi } from "vitest";
 import type { DeliveryRow } from "../src/db/deliveries";
 import { getEvent } from "../src/db/events";
 import type { Env } from "../src/env";
+import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
-import type { DeliveryJob, DeliveryMessage } from "../src/queue-messages";
+import type { CallbackMessage, DeliveryJob, DeliveryMessage } from "../src/queue-messages";
 import { readPayload } from "../src/storage/payloads";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
+import { everyDatabase } from "./every-database";
 
 const SAMPLE_CALLID = "888d4df71e7744d7bd03080aea48ea9d";
 
@@ -142,12 +144,12 @@ export function cleanedUpAfterEach() {
 export type StoredDelivery = DeliveryRow & { lease_owner: string | null; lease_until: number | null };
 
 export const deliveryOf = (eventId: string, destinationId: string) =>
-  env.DB.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
+  everyDatabase.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
     .bind(eventId, destinationId)
     .first<StoredDelivery>();
 
 export const deliveryById = (id: string) =>
-  env.DB.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<StoredDelivery>();
+  everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<StoredDelivery>();
 
 /** Posts a callback (a fresh one by default) and answers its event id, expecting a 200. */
 export async function sendCallback(tenant: Tenant, body = freshCallback(), kind = "inbound-transfer"): Promise<string> {
@@ -184,7 +186,33 @@ export async function deliver(e: Env, deliveryIds: readonly string[], messageIds
 
 /** An event's stored body as the relay reads it back (R2, or the row of an event stored before payloads moved there). */
 export async function storedPayload(eventId: string, e: Env = env): Promise<string | null> {
-  const row = await getEvent(e.DB, eventId);
+  const row = await getEvent(everyDatabase, eventId);
   if (!row) throw new Error(`no event ${eventId}`);
   return readPayload(e, row);
+}
+
+/** The callbacks consumer over these bodies, as one queue batch. */
+export async function storeBatch(e: Env, tenantId: string, bodies: readonly string[]): Promise<string[]> {
+  const messages = await Promise.all(
+    bodies.map(async (body, i) => ({
+      id: `m${i}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body: {
+        t: "callback",
+        event_id: await eventIdFor(tenantId, body),
+        tenant_id: tenantId,
+        kind: "inbound-transfer",
+        type: "airudder.inbound.transfer",
+        received_at: Date.now() + i,
+        body,
+      } satisfies CallbackMessage,
+    })),
+  );
+  const batch = createMessageBatch<CallbackMessage>("airudder-relay-callbacks", messages);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, e, ctx);
+  const result = await getQueueResult(batch, ctx);
+  expect(result.explicitAcks).toHaveLength(bodies.length);
+  return messages.map((m) => m.body.event_id);
 }

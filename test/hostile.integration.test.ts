@@ -7,6 +7,7 @@ import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 import { ADMIN, admin, call, createDestination, createTenant, fakeCrm, postCallback, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -89,7 +90,7 @@ const ingestKinds = ["inbound-transfer", "inbound-call-end", "pds", "qa-report",
 const maxBody = 1_048_576;
 
 const count = async (sql: string, ...args: unknown[]) =>
-  (await env.DB.prepare(sql).bind(...args).first<{ n: number }>())!.n;
+  (await everyDatabase.prepare(sql).bind(...args).first<{ n: number }>())!.n;
 
 describe("destination URLs under the strict default", () => {
   it.each([
@@ -120,7 +121,7 @@ describe("destination URLs under the strict default", () => {
     const res = await strictAdmin("PATCH", `/v1/admin/destinations/${id}`, { url: "https://127.1/" });
     const body = await expectHouse4xx(res, 400, "invalid_request");
     expect(body.error.issues?.[0]?.path).toBe("url");
-    const row = await env.DB.prepare("SELECT url FROM destinations WHERE id = ?1").bind(id).first<{ url: string }>();
+    const row = await everyDatabase.prepare("SELECT url FROM destinations WHERE id = ?1").bind(id).first<{ url: string }>();
     expect(row?.url).toBe("https://crm.example.com/hook");
   });
 
@@ -158,7 +159,7 @@ describe("destination URLs under the strict default", () => {
     expect(hosts).not.toContain("127.0.0.1");
     expect(hosts).not.toContain("localhost");
 
-    const rows = await env.DB.prepare(
+    const rows = await everyDatabase.prepare(
       `SELECT d.destination_id, d.status, d.attempt_count, a.status_code, a.error
        FROM deliveries d JOIN attempts a ON a.delivery_id = d.id WHERE d.event_id = ?1`,
     )

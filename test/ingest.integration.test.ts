@@ -6,6 +6,7 @@ import { eventIdFor, quarantineIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
 import { call, createDestination, createTenant, fakeCrm, postCallback, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -63,14 +64,14 @@ async function expectAccepted(res: Response): Promise<string> {
 }
 
 async function eventRow(id: string) {
-  const row = await env.DB.prepare("SELECT id, tenant_id, kind, type FROM events WHERE id = ?1")
+  const row = await everyDatabase.prepare("SELECT id, tenant_id, kind, type FROM events WHERE id = ?1")
     .bind(id)
     .first<{ id: string; tenant_id: string; kind: string; type: string }>();
   return row && { ...row, payload: await storedPayload(id) };
 }
 
 const inboxRow = (eventId: string) =>
-  env.DB.prepare("SELECT body FROM inbox WHERE event_id = ?1").bind(eventId).first<{ body: string }>();
+  everyDatabase.prepare("SELECT body FROM inbox WHERE event_id = ?1").bind(eventId).first<{ body: string }>();
 
 describe("400 invalid_json", () => {
   const bad: [string, BodyInit][] = [
@@ -254,7 +255,7 @@ describe("422 invalid_payload", () => {
     expect(body.error.issues!.map((i) => i.path)).toContain(path);
     for (const issue of body.error.issues!) expect(typeof issue.message).toBe("string");
 
-    const row = await env.DB.prepare("SELECT tenant_id, kind, body, issues FROM quarantine WHERE id = ?1")
+    const row = await everyDatabase.prepare("SELECT tenant_id, kind, body, issues FROM quarantine WHERE id = ?1")
       .bind(await quarantineIdFor(tenant.id, raw))
       .first<{ tenant_id: string; kind: string; body: string; issues: string }>();
     expect(row).not.toBeNull();
@@ -327,7 +328,7 @@ describe("200 accepted", () => {
 
     const row = await waitUntil(() => eventRow(viaKind).then((r) => r ?? undefined));
     expect(row).toMatchObject({ tenant_id: tenant.id, kind: "inbound-transfer", type: "airudder.inbound.transfer", payload: body });
-    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(viaKind).first<{ n: number }>();
+    const count = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(viaKind).first<{ n: number }>();
     expect(count?.n).toBe(1);
   });
 

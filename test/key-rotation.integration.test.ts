@@ -11,6 +11,7 @@ import type { Env } from "../src/env";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
 import { ADMIN, admin, createDestination, createTenant, fakeCrm, freshCallback, postCallback, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -84,7 +85,7 @@ describe("destinations after ENCRYPTION_KEY moves from A to B", () => {
     });
 
     crm.answer(() => new Response("ok"));
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = 0 WHERE id = ?1").bind(delivery.id).run();
+    await everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = 0 WHERE id = ?1").bind(delivery.id).run();
     const batch = createMessageBatch<DeliveryMessage>(QUEUES.deliveries, [
       { id: uniqueId("msg"), timestamp: new Date(), attempts: 1, body: { t: "delivery", delivery_id: delivery.id } },
     ]);
@@ -112,7 +113,7 @@ describe("destinations after ENCRYPTION_KEY moves from A to B", () => {
     expect(patched.status).toBe(200);
     expect(patched.body.header_names).toEqual(["x-api-key"]);
 
-    const row = (await getDestination(env.DB, dest.id))!;
+    const row = (await getDestination(everyDatabase, dest.id))!;
     const onlyB = { ENCRYPTION_KEY: keyB };
     expect(await open(row.secret_enc, onlyB)).toBe(rotated.body.secret);
     expect(await open(row.previous_secret_enc!, onlyB)).toBe(dest.secret);
@@ -130,7 +131,7 @@ describe("destinations after ENCRYPTION_KEY moves from A to B", () => {
     const rotated = await adminWith(rotatedEnv(keyB), "POST", `/v1/admin/destinations/${dest.id}/rotate-secret`);
     expect(rotated.status).toBe(200);
 
-    const row = (await getDestination(env.DB, dest.id))!;
+    const row = (await getDestination(everyDatabase, dest.id))!;
     const onlyB = { ENCRYPTION_KEY: keyB };
     expect(await open(row.secret_enc, onlyB)).toBe(rotated.body.secret);
     expect(await open(row.previous_secret_enc!, onlyB)).toBe(dest.secret);
@@ -142,14 +143,14 @@ describe("destinations after ENCRYPTION_KEY moves from A to B", () => {
     crms.push(crm);
     const tenant = await createTenant();
     const dest = await createDestination(tenant.id, { url: crm.url(), enabled: false });
-    const before = (await getDestination(env.DB, dest.id))!;
+    const before = (await getDestination(everyDatabase, dest.id))!;
     const keys = { ENCRYPTION_KEY: newKey(), ENCRYPTION_KEY_PREVIOUS: keyA };
     const resealed = await resealedWithCurrentKey({ secret_enc: before.secret_enc }, keys);
 
     // Meanwhile an operator rotates the secret.
     expect((await admin("POST", `/v1/admin/destinations/${dest.id}/rotate-secret`)).status).toBe(200);
-    const rotated = (await getDestination(env.DB, dest.id))!;
-    await replaceSealedValues(env.DB, dest.id, resealed);
-    expect((await getDestination(env.DB, dest.id))!.secret_enc).toBe(rotated.secret_enc);
+    const rotated = (await getDestination(everyDatabase, dest.id))!;
+    await replaceSealedValues(everyDatabase, dest.id, resealed);
+    expect((await getDestination(everyDatabase, dest.id))!.secret_enc).toBe(rotated.secret_enc);
   });
 });

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seal } from "../src/crypto/secret-box";
 import { CHUNK, runJob } from "../src/delivery/operator";
@@ -21,6 +20,7 @@ import {
   type CrmHandler,
   type Tenant,
 } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const { crm, destination } = cleanedUpAfterEach();
 
@@ -35,7 +35,7 @@ function callEvent(callid: string, n: number): string {
 const newCallId = () => crypto.randomUUID().replace(/-/g, "");
 
 const attempts = async (deliveryId: string) =>
-  (await env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<{ status_code: number | null; error: string | null }>()).results;
+  (await everyDatabase.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<{ status_code: number | null; error: string | null }>()).results;
 
 /** Events of the given calls held for a paused destination, in the order sent; answers their delivery ids in that order. */
 async function heldEvents(tenant: Tenant, destinationId: string, bodies: readonly string[]) {
@@ -54,9 +54,9 @@ async function heldEvents(tenant: Tenant, destinationId: string, bodies: readonl
 /** Held deliveries made due for a now enabled destination, with no queue message: the test hands them to the consumer. */
 async function makeDue(destinationId: string, ids: readonly string[]) {
   const now = Date.now();
-  await env.DB.batch([
-    env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(destinationId),
-    ...ids.map((id) => env.DB.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(id, now)),
+  await everyDatabase.batch([
+    everyDatabase.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(destinationId),
+    ...ids.map((id) => everyDatabase.prepare("UPDATE deliveries SET status = 'pending', next_attempt_at = ?2 WHERE id = ?1").bind(id, now)),
   ]);
 }
 
@@ -102,7 +102,7 @@ describe("an attempt that cannot be made", () => {
     const [h] = (await heldEvents(healthy.tenant, healthy.dest.id, [callEvent(newCallId(), 0)])).due;
     // The secret as an ENCRYPTION_KEY change leaves it: sealed under a key this Worker does not have.
     const otherKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-    await env.DB.prepare("UPDATE destinations SET secret_enc = ?2 WHERE id = ?1").bind(broken.dest.id, await seal("whsec_AAAAAAAAAAAAAAAAAAAAAA==", otherKey)).run();
+    await everyDatabase.prepare("UPDATE destinations SET secret_enc = ?2 WHERE id = ?1").bind(broken.dest.id, await seal("whsec_AAAAAAAAAAAAAAAAAAAAAA==", otherKey)).run();
     await makeDue(broken.dest.id, [b!]);
     await makeDue(healthy.dest.id, [h!]);
 
@@ -114,7 +114,7 @@ describe("an attempt that cannot be made", () => {
     expect(first!.error).toMatch(/^could not prepare the request: /);
     expect(broken.far.requests).toHaveLength(0);
 
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(b!, Date.now()).run();
+    await everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(b!, Date.now()).run();
     await deliver(driven.env, [b!]);
     expect(await deliveryById(b!)).toMatchObject({ status: "dead", attempt_count: 2 });
     const alert = await waitUntil(async () => alerts.requests.find((r) => JSON.parse(r.body).type === "relay.delivery.dead"));
@@ -130,9 +130,9 @@ describe("an outcome that could not be recorded", () => {
     const [id] = (await heldEvents(tenant, dest.id, [callEvent(newCallId(), 0)])).due;
     await makeDue(dest.id, [id!]);
     // What MAX_UNRECORDED_CLAIMS - 1 sends whose 2xx D1 refused to record leave behind: claims counted, no attempt, lease run out.
-    await env.DB.prepare("UPDATE deliveries SET claims = ?2 WHERE id = ?1").bind(id!, MAX_UNRECORDED_CLAIMS - 1).run();
+    await everyDatabase.prepare("UPDATE deliveries SET claims = ?2 WHERE id = ?1").bind(id!, MAX_UNRECORDED_CLAIMS - 1).run();
     far.answer(async () => {
-      await env.DB.prepare("UPDATE deliveries SET lease_until = 0, lease_owner = 'a-dead-invocation' WHERE id = ?1").bind(id!).run();
+      await everyDatabase.prepare("UPDATE deliveries SET lease_until = 0, lease_owner = 'a-dead-invocation' WHERE id = ?1").bind(id!).run();
       return new Response("ok");
     });
     // This claim is the last allowed; its recording is lost too (its lease was taken over).
@@ -154,7 +154,7 @@ describe("held deliveries", () => {
     const { tenant, dest } = await pausedDestination(() => new Response("ok"));
     const { due } = await heldEvents(tenant, dest.id, [callEvent(newCallId(), 0), callEvent(newCallId(), 0), callEvent(newCallId(), 0)]);
     // The PATCH committed `enabled`, then its release failed.
-    await env.DB.prepare("UPDATE destinations SET enabled = 1 WHERE id = ?1").bind(dest.id).run();
+    await everyDatabase.prepare("UPDATE destinations SET enabled = 1 WHERE id = ?1").bind(dest.id).run();
 
     const result = await sweep(driven.env);
     expect(result.releasing).toBeGreaterThanOrEqual(1);
@@ -164,17 +164,19 @@ describe("held deliveries", () => {
   });
 
   it("when the destination is enabled, arrive once each, every call in the order received, calls in parallel", async () => {
+    let inFlight = 0;
+    let mostAtOnce = 0;
     const { far, tenant, dest } = await pausedDestination(async () => {
+      mostAtOnce = Math.max(mostAtOnce, ++inFlight);
       await sleep(200);
+      inFlight--;
       return new Response("ok");
     });
     const calls = [newCallId(), newCallId(), newCallId()];
     const bodies = [0, 1, 2, 3].flatMap((n) => calls.map((c) => callEvent(c, n)));
     const { events } = await heldEvents(tenant, dest.id, bodies);
-    const started = Date.now();
     expect((await admin("PATCH", `/v1/admin/destinations/${dest.id}`, { enabled: true })).status).toBe(200);
     await waitUntil(async () => far.requests.length >= events.length, 20_000);
-    const elapsed = Date.now() - started;
 
     const sent = far.requests.map((r) => r.headers["webhook-id"]!);
     expect(sent.slice().sort()).toEqual(events.slice().sort());
@@ -182,8 +184,8 @@ describe("held deliveries", () => {
       const ofCall = events.filter((_, i) => bodies[i]!.includes(c));
       expect(sent.filter((id) => ofCall.includes(id))).toEqual(ofCall);
     }
-    // One by one would take 12 × 200 ms.
-    expect(elapsed).toBeLessThan(events.length * 200);
+    // Calls overlap at the CRM (one by one, it would never see two at once); a call's own events never do (checked above).
+    expect(mostAtOnce).toBeGreaterThan(1);
   });
 
   it("make a new event of the same call wait: it is not sent before them", async () => {
@@ -192,7 +194,7 @@ describe("held deliveries", () => {
     const callid = newCallId();
     const { events, due } = await heldEvents(tenant, dest.id, [callEvent(callid, 0)]);
     // Enabled, the release not yet done.
-    await env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id).run();
+    await everyDatabase.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(dest.id).run();
     const later = await sendCallback(tenant, callEvent(callid, 1));
     const waiting = await waitUntil(async () => (await deliveryOf(later, dest.id)) ?? undefined);
     expect(waiting).toMatchObject({ status: "pending", lease_owner: null, attempt_count: 0 });
@@ -232,7 +234,7 @@ describe("operator actions and the lease", () => {
   it("retry and replay of a delivery whose attempt is in flight answer 409 and leave the attempt alone", async () => {
     const { d, eventId } = await delivered();
     const lease = { owner: "an-attempt-in-flight", until: Date.now() + 60_000 };
-    await env.DB.prepare("UPDATE deliveries SET status = 'failed', lease_owner = ?2, lease_until = ?3 WHERE id = ?1").bind(d.id, lease.owner, lease.until).run();
+    await everyDatabase.prepare("UPDATE deliveries SET status = 'failed', lease_owner = ?2, lease_until = ?3 WHERE id = ?1").bind(d.id, lease.owner, lease.until).run();
 
     expect((await admin("POST", `/v1/admin/deliveries/${d.id}/retry`)).status).toBe(409);
     expect((await admin("POST", `/v1/admin/events/${eventId}/replay`, {})).status).toBe(409);
@@ -261,9 +263,9 @@ describe("operator work in bounded chunks", () => {
     const now = Date.now();
     const rows = Array.from({ length: n }, (_, i) => ({ id: `dlv_bulk${i.toString().padStart(5, "0")}_${dest.id.slice(4)}`, at: now - 60_000 + i }));
     for (let i = 0; i < rows.length; i += 50) {
-      await env.DB.batch(
+      await everyDatabase.batch(
         rows.slice(i, i + 50).map((r) =>
-          env.DB.prepare(
+          everyDatabase.prepare(
             "INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, attempt_count, created_at, updated_at) VALUES (?1, 'evt_none', ?2, ?3, 'dead', 8, ?4, ?4)",
           ).bind(r.id, dest.id, tenant.id, r.at),
         ),
@@ -277,7 +279,7 @@ describe("operator work in bounded chunks", () => {
 
     const rest = await runJob(driven.env, job!, 1);
     expect(rest).toEqual({ queued: 7, held: 0, continuing: false });
-    const pending = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE destination_id = ?1 AND status = 'pending'").bind(dest.id).first<{ n: number }>();
+    const pending = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE destination_id = ?1 AND status = 'pending'").bind(dest.id).first<{ n: number }>();
     expect(pending!.n).toBe(n);
   });
 });
@@ -288,7 +290,7 @@ describe("the sweep", () => {
     const { tenant, dest } = await pausedDestination(() => new Response("ok"));
     const [id] = (await heldEvents(tenant, dest.id, [callEvent(newCallId(), 0)])).due;
     await makeDue(dest.id, [id!]);
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(id!, Date.now() - OVERDUE_AFTER_MS - 1000).run();
+    await everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(id!, Date.now() - OVERDUE_AFTER_MS - 1000).run();
     const sentFor = () => driven.sent.filter((m) => (m.body as { delivery_id?: string }).delivery_id === id).length;
 
     const now = Date.now();

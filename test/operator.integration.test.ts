@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
   admin,
@@ -11,6 +10,7 @@ import {
   type StoredDelivery,
   sendCallback,
 } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 
 const { crm, destination } = cleanedUpAfterEach();
@@ -36,7 +36,7 @@ describe("POST /v1/admin/deliveries/{id}/retry", () => {
     const eventId = await sendCallback(tenant);
     const failed = await reached(eventId, dest.id, "failed");
     // As if the whole schedule had run out (delivery.integration runs it to the end for real).
-    await env.DB.prepare("UPDATE deliveries SET status = 'dead', next_attempt_at = NULL, schedule_step = 7 WHERE id = ?1").bind(failed.id).run();
+    await everyDatabase.prepare("UPDATE deliveries SET status = 'dead', next_attempt_at = NULL, schedule_step = 7 WHERE id = ?1").bind(failed.id).run();
     far.answer(ok);
 
     const retried = await admin("POST", `/v1/admin/deliveries/${failed.id}/retry`);
@@ -119,13 +119,13 @@ describe("POST /v1/admin/destinations/{id}/recover", () => {
 
     const later = Date.now() + 3600_000;
     const set = (row: StoredDelivery, status: string, createdAt = row.created_at) =>
-      env.DB.prepare("UPDATE deliveries SET status = ?2, created_at = ?3, next_attempt_at = ?4 WHERE id = ?1").bind(
+      everyDatabase.prepare("UPDATE deliveries SET status = ?2, created_at = ?3, next_attempt_at = ?4 WHERE id = ?1").bind(
         row.id,
         status,
         createdAt,
         status === "failed" ? later : null,
       );
-    await env.DB.batch([
+    await everyDatabase.batch([
       set(rows.failedNew, "failed"),
       set(rows.deadNew, "dead"),
       set(rows.deliveredNew, "delivered"),

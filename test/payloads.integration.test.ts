@@ -1,15 +1,12 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { getEvent } from "../src/db/events";
 import type { Env } from "../src/env";
-import { eventIdFor } from "../src/ingest/event-id";
-import worker from "../src/index";
 import { startErase } from "../src/maintenance/erase";
 import { sweep } from "../src/maintenance/sweep";
-import type { CallbackMessage } from "../src/queue-messages";
 import { readPayload, writeBatch } from "../src/storage/payloads";
-import { admin, createDestination, createTenant, deliver, deliveryOf, drivenEnv, fakeCrm, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { admin, createDestination, createTenant, deliver, deliveryOf, drivenEnv, fakeCrm, storeBatch, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -35,33 +32,8 @@ function countingStore(store: R2Bucket) {
   return { store: counted, puts };
 }
 
-/** The callbacks consumer over these bodies, as one queue batch. */
-async function storeBatch(e: Env, tenantId: string, bodies: readonly string[]): Promise<string[]> {
-  const messages = await Promise.all(
-    bodies.map(async (body, i) => ({
-      id: `m${i}`,
-      timestamp: new Date(),
-      attempts: 1,
-      body: {
-        t: "callback",
-        event_id: await eventIdFor(tenantId, body),
-        tenant_id: tenantId,
-        kind: "inbound-transfer",
-        type: "airudder.inbound.transfer",
-        received_at: Date.now() + i,
-        body,
-      } satisfies CallbackMessage,
-    })),
-  );
-  const batch = createMessageBatch<CallbackMessage>("airudder-relay-callbacks", messages);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, e, ctx);
-  const result = await getQueueResult(batch, ctx);
-  expect(result.explicitAcks).toHaveLength(bodies.length);
-  return messages.map((m) => m.body.event_id);
-}
 
-const refOf = async (eventId: string) => (await getEvent(env.DB, eventId))!.payload_ref!;
+const refOf = async (eventId: string) => (await getEvent(everyDatabase, eventId))!.payload_ref!;
 
 describe("payloads in R2", () => {
   it("writes one R2 object per consumer batch, not one per event, and keeps the payload out of D1", async () => {
@@ -73,7 +45,7 @@ describe("payloads in R2", () => {
     expect(puts).toHaveLength(1);
     expect(puts[0]).toMatch(/^payloads\/\d{4}-\d{2}-\d{2}\/\d{15}-[0-9a-f-]{36}\.gz$/);
     for (const [i, id] of ids.entries()) {
-      const row = await getEvent(env.DB, id);
+      const row = await getEvent(everyDatabase, id);
       expect(row).toMatchObject({ payload: null, payload_state: "kept" });
       expect(row!.payload_ref).toMatch(new RegExp(`^${puts[0]}#\\d+\\+\\d+$`));
       expect(await storedPayload(id)).toBe(bodies[i]);
@@ -117,7 +89,7 @@ describe("payloads in R2", () => {
 
     const failed = await deliveryOf(eventId!, destination.id);
     expect(failed).toMatchObject({ status: "failed" });
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(failed!.id, Date.now()).run();
+    await everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(failed!.id, Date.now()).run();
     answer = 200;
     await deliver(driven, [failed!.id]);
     expect(crm.requests).toHaveLength(2);
@@ -140,7 +112,7 @@ describe("payloads in R2", () => {
     const { env: driven, sent } = drivenEnv();
     const [eventId] = await storeBatch(driven, tenant.id, [thai(uniqueId("call"))]);
     const failed = (await deliveryOf(eventId!, destination.id))!;
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(failed.id, Date.now()).run();
+    await everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1").bind(failed.id, Date.now()).run();
     const refusing = new Proxy(env.STORE, {
       get(target, prop) {
         if (prop === "get") return () => Promise.reject(new Error("R2 is down"));
@@ -191,7 +163,7 @@ describe("payloads in R2", () => {
     const [offset, length] = range!.split("+").map(Number);
     const bytes = new Uint8Array(await (await env.STORE.get(key))!.arrayBuffer());
     expect(bytes.subarray(offset!, offset! + length!).every((b) => b === 0)).toBe(true);
-    expect(await getEvent(env.DB, ids[1]!)).toMatchObject({ payload: null, payload_ref: null, payload_state: "erased" });
+    expect(await getEvent(everyDatabase, ids[1]!)).toMatchObject({ payload: null, payload_ref: null, payload_state: "erased" });
     expect(await storedPayload(ids[0]!)).toBe(bodies[0]);
     expect(await storedPayload(ids[2]!)).toBe(bodies[2]);
     expect(await startErase(env, tenant.id, [phone])).toEqual({ event_ids: [], complete: true });
@@ -202,18 +174,19 @@ describe("payloads in R2", () => {
     const phone = "66898765432";
     const bodies = [JSON.stringify({ callid: uniqueId("call"), caller_number: phone }), thai(uniqueId("call"))];
     const ids = await storeBatch(env, tenant.id, bodies);
-    const failingDb = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === "batch") return () => Promise.reject(new Error("D1 went away"));
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    await expect(startErase({ ...env, DB: failingDb } as Env, tenant.id, [phone])).rejects.toThrow("D1 went away");
-    expect(await getEvent(env.DB, ids[0]!)).toMatchObject({ payload_state: "kept" });
+    const failing = (db: D1Database) =>
+      new Proxy(db, {
+        get(target, prop) {
+          if (prop === "batch") return () => Promise.reject(new Error("D1 went away"));
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    await expect(startErase({ ...env, EVENTS_0: failing(env.EVENTS_0), EVENTS_1: failing(env.EVENTS_1) } as Env, tenant.id, [phone])).rejects.toThrow("D1 went away");
+    expect(await getEvent(everyDatabase, ids[0]!)).toMatchObject({ payload_state: "kept" });
 
     expect(await startErase(env, tenant.id, [phone])).toEqual({ event_ids: [ids[0]], complete: true });
-    expect(await getEvent(env.DB, ids[0]!)).toMatchObject({ payload_state: "erased" });
+    expect(await getEvent(everyDatabase, ids[0]!)).toMatchObject({ payload_state: "erased" });
     expect(await storedPayload(ids[1]!)).toBe(bodies[1]);
   });
 });

@@ -8,6 +8,7 @@ import { continueErase, ERASE_PAGE, startErase } from "../src/maintenance/erase"
 import { eraseJobSchema, type EraseJob } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 import { ADMIN, admin, createDestination, createTenant, fakeCrm, postCallback, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 const consoleSpies: { mockRestore(): void }[] = [];
@@ -52,7 +53,7 @@ const generic = (callid: string, note: string) => JSON.stringify({ callid, note 
 
 type EventRow = { id: string; tenant_id: string; kind: string; type: string; callid: string | null; received_at: number; payload: string | null; payload_state: string; phone_masked: string | null };
 const eventsOf = async (tenant: string) =>
-  (await env.DB.prepare("SELECT * FROM events WHERE tenant_id = ?1").bind(tenant).all<EventRow>()).results;
+  (await everyDatabase.prepare("SELECT * FROM events WHERE tenant_id = ?1").bind(tenant).all<EventRow>()).results;
 
 describe("POST /v1/admin/tenants/{id}/erase", () => {
   it("erases exactly the payloads holding the number, in any of its spellings, and keeps the metadata", async () => {
@@ -94,7 +95,7 @@ describe("POST /v1/admin/tenants/{id}/erase", () => {
     await waitUntil(async () => (await eventsOf(tenant.id)).length === total && (await eventsOf(other.id)).length === 1);
     await waitUntil(async () => crm.requests.length === total);
     await waitUntil(async () => {
-      const r = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE tenant_id = ?1 AND status = 'delivered'").bind(tenant.id).first<{ n: number }>();
+      const r = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE tenant_id = ?1 AND status = 'delivered'").bind(tenant.id).first<{ n: number }>();
       return r!.n === total;
     });
 
@@ -110,7 +111,7 @@ describe("POST /v1/admin/tenants/{id}/erase", () => {
       expect(lines.filter((l) => l.includes(spelling))).toEqual([]);
     }
 
-    const quarantineBefore = await env.DB.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).all<{ body: string }>();
+    const quarantineBefore = await everyDatabase.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).all<{ body: string }>();
     expect(quarantineBefore.results).toHaveLength(2);
 
     const erased = await admin("POST", `/v1/admin/tenants/${tenant.id}/erase`, { phone: n.spaced });
@@ -136,7 +137,7 @@ describe("POST /v1/admin/tenants/{id}/erase", () => {
     expect(await storedPayload(otherId)).toContain(n.plus);
 
     // Deliveries and their attempts are kept.
-    const deliveries = await env.DB.prepare(
+    const deliveries = await everyDatabase.prepare(
       "SELECT d.event_id, d.status, COUNT(a.id) AS attempts FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id WHERE d.tenant_id = ?1 GROUP BY d.id",
     )
       .bind(tenant.id)
@@ -154,7 +155,7 @@ describe("POST /v1/admin/tenants/{id}/erase", () => {
     expect(kept.body.payload).toMatchObject({ caller_number: "+" + n.neighbour });
 
     // The quarantined copy holding the number is gone; the other one is not.
-    const quarantineAfter = await env.DB.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).all<{ body: string }>();
+    const quarantineAfter = await everyDatabase.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).all<{ body: string }>();
     expect(quarantineAfter.results.map((q) => q.body)).toEqual([JSON.stringify({ callid: "", caller_number: n.neighbour })]);
 
     // Nothing is left to erase; the digits-only spelling of the neighbour touches only its event.
@@ -193,7 +194,7 @@ function recordingEnv() {
  */
 async function manyEvents(tenant: string, count: number, phone: string, other: string): Promise<string[]> {
   const base = Date.now() - 86_400_000;
-  const inserted = await env.DB.prepare(
+  const inserted = await everyDatabase.prepare(
     `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
      INSERT INTO events (id, tenant_id, kind, type, received_at, payload, callid, batch_nonce)
      SELECT 'evt_' || lower(hex(randomblob(32))), ?1, 'any', 'airudder.generic', ?3 + i / 7,
@@ -209,7 +210,7 @@ async function manyEvents(tenant: string, count: number, phone: string, other: s
 
 const payloadStates = async (tenant: string) =>
   (
-    await env.DB.prepare("SELECT payload_state, COUNT(*) AS n FROM events WHERE tenant_id = ?1 GROUP BY payload_state ORDER BY payload_state")
+    await everyDatabase.prepare("SELECT payload_state, COUNT(*) AS n FROM events WHERE tenant_id = ?1 GROUP BY payload_state ORDER BY payload_state")
       .bind(tenant)
       .all<{ payload_state: string; n: number }>()
   ).results;
@@ -280,15 +281,24 @@ describe("erase over a tenant larger than one page", () => {
       erased.push(...progress.event_ids);
     }
 
-    // Three pages of events (the last one short), then quarantine, inbox and dead letters.
-    expect(jobs.map((j) => j.table)).toEqual(["events", "events", "quarantine", "inbox", "dead_letters"]);
+    // Three pages of events in the first shard (the last one short), then the
+    // second shard's (none of these: they were written to the first), then
+    // quarantine, inbox and dead letters.
+    expect(jobs.map((j) => [j.table, j.shard ?? 0])).toEqual([
+      ["events", 0],
+      ["events", 0],
+      ["events", 1],
+      ["quarantine", 0],
+      ["inbox", 0],
+      ["dead_letters", 0],
+    ]);
     expect(jobs.every((j) => j.tenant_id === tenant.id)).toBe(true);
     expect([...erased].sort()).toEqual([...expected].sort());
     expect(await payloadStates(tenant.id)).toEqual([
       { payload_state: "erased", n: expected.length },
       { payload_state: "kept", n: count - expected.length },
     ]);
-    const quarantined = await env.DB.prepare("SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).first<{ n: number }>();
+    const quarantined = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).first<{ n: number }>();
     expect(quarantined!.n).toBe(0);
 
     // A job delivered twice finds nothing left to erase.
@@ -312,7 +322,7 @@ describe("an erase job on the deliveries queue", () => {
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual(["erase-1"]);
     expect(result.retryMessages).toEqual([]);
-    const erased = await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?1 AND payload_state = 'erased'").bind(tenant.id).first<{ n: number }>();
+    const erased = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?1 AND payload_state = 'erased'").bind(tenant.id).first<{ n: number }>();
     expect(erased!.n).toBeGreaterThan(first.event_ids.length);
     expect(erased!.n).toBeLessThanOrEqual(expected.length);
   });
@@ -349,7 +359,7 @@ describe("erase reaches copies outside the events", () => {
     const ids = Object.fromEntries(batch.messages.map((m, i) => [Object.keys(messages)[i]!, m.id]));
     const deadLetters = async () =>
       (
-        await env.DB.prepare("SELECT id FROM dead_letters WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id")
+        await everyDatabase.prepare("SELECT id FROM dead_letters WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id")
           .bind(JSON.stringify(Object.values(ids)))
           .all<{ id: string }>()
       ).results.map((r) => r.id);
@@ -373,7 +383,7 @@ describe("erase reaches copies outside the events", () => {
     type AttemptRow = { event_id: string; status_code: number; response_body: string | null };
     const attempts = async () =>
       (
-        await env.DB.prepare(
+        await everyDatabase.prepare(
           "SELECT d.event_id, a.status_code, a.response_body FROM deliveries d JOIN attempts a ON a.delivery_id = d.id WHERE d.tenant_id = ?1 ORDER BY d.event_id",
         )
           .bind(tenant.id)

@@ -1,6 +1,6 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { admin, cleanedUpAfterEach, createTenant, postCallback, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 /*
  * A JSON object may repeat a key. Every reader in the chain (our validation,
@@ -36,7 +36,7 @@ describe("a callback whose identity field is repeated", () => {
     const res = await postCallback(tenant.id, "inbound-transfer", body, tenant.token);
     expect(res.status).toBe(422);
     expect(((await res.json()) as { error: { issues: unknown[] } }).error.issues).toEqual([{ path: "callid", message: "must not be empty" }]);
-    const kept = await env.DB.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).first<{ body: string }>();
+    const kept = await everyDatabase.prepare("SELECT body FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).first<{ body: string }>();
     expect(kept?.body).toBe(body);
   });
 

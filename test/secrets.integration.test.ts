@@ -7,6 +7,7 @@ import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 import { admin, call, createDestination, createTenant, fakeCrm, postCallback, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 /** Console spies only: the fetch spy of helpers.ts must outlive every test. */
@@ -90,7 +91,7 @@ describe("ingest token near misses", () => {
 
     // The right token still works, and nothing was stored for the refused ones.
     expect((await postCallback(tenant.id, "inbound-transfer", sample, tenant.token)).status).toBe(200);
-    const quarantined = await env.DB.prepare("SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).first<{ n: number }>();
+    const quarantined = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM quarantine WHERE tenant_id = ?1").bind(tenant.id).first<{ n: number }>();
     expect(quarantined?.n).toBe(0);
   });
 });
@@ -155,7 +156,7 @@ describe("destination secrets and header values", () => {
     // The retry a day later, now: the schedule is used up, so the delivery is dead and an alert goes out.
     const lastChance = { ...env, RETRY_SCHEDULE: "1", ALERT_WEBHOOK_URL: alerts.url("/alerts") };
     dest.answer(() => new Response("broken", { status: 500 }));
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = 0 WHERE id = ?1").bind(delivery.id).run();
+    await everyDatabase.prepare("UPDATE deliveries SET next_attempt_at = 0 WHERE id = ?1").bind(delivery.id).run();
     const batch = createMessageBatch<DeliveryMessage>(QUEUES.deliveries, [
       { id: uniqueId("msg"), timestamp: new Date(), attempts: 1, body: { t: "delivery", delivery_id: delivery.id } },
     ]);
@@ -195,12 +196,12 @@ describe("destination secrets and header values", () => {
     expect(lines.flatMap(leaks)).toEqual([]);
 
     // At rest: ciphertext only, for the secret, the rotated-out secret and the headers.
-    const row = await env.DB.prepare("SELECT * FROM destinations WHERE id = ?1").bind(created.id).first<Record<string, unknown>>();
+    const row = await everyDatabase.prepare("SELECT * FROM destinations WHERE id = ?1").bind(created.id).first<Record<string, unknown>>();
     expect(row!.secret_enc).toMatch(/^v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+$/);
     expect(row!.previous_secret_enc).toMatch(/^v1\./);
     expect(row!.headers_enc).toMatch(/^v1\./);
     expect(leaks(JSON.stringify(row))).toEqual([]);
-    const attempts = await env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ?1").bind(delivery.id).all();
+    const attempts = await everyDatabase.prepare("SELECT * FROM attempts WHERE delivery_id = ?1").bind(delivery.id).all();
     expect(attempts.results).toHaveLength(2);
     expect(leaks(JSON.stringify(attempts.results))).toEqual([]);
   });
@@ -209,7 +210,7 @@ describe("destination secrets and header values", () => {
 describe("ingest tokens at rest", () => {
   it("are stored only as their SHA-256 hex digest, also after a rotation", async () => {
     const tenant = await createTenant();
-    const rowOf = () => env.DB.prepare("SELECT * FROM tenants WHERE id = ?1").bind(tenant.id).first<Record<string, unknown>>();
+    const rowOf = () => everyDatabase.prepare("SELECT * FROM tenants WHERE id = ?1").bind(tenant.id).first<Record<string, unknown>>();
     const row = await rowOf();
     expect(row!.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(row!.token_hash).toBe(await sha256Hex(tenant.token));

@@ -8,6 +8,7 @@ import { sweep } from "../src/maintenance/sweep";
 import type { CallbackMessage } from "../src/queue-messages";
 import { checkSize, D1_MAX_BYTES, UNAVAILABLE_ALERT_AFTER_MS } from "../src/storage/outage";
 import { cleanedUpAfterEach, createTenant, uniqueId, waitUntil } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 const { crm, destination } = cleanedUpAfterEach();
 
@@ -17,16 +18,19 @@ afterEach(async () => {
 });
 
 /** D1 as it is when full: reads work, every write batch is refused. */
-const refusingWrites = new Proxy(env.DB, {
-  get(target, prop) {
-    if (prop === "batch") return () => Promise.reject(new Error("D1_ERROR: database or disk is full: SQLITE_FULL"));
-    const value = Reflect.get(target, prop);
-    return typeof value === "function" ? value.bind(target) : value;
-  },
-});
+const refusingWrites = (db: D1Database) =>
+  new Proxy(db, {
+    get(target, prop) {
+      if (prop === "batch") return () => Promise.reject(new Error("D1_ERROR: database or disk is full: SQLITE_FULL"));
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 
 /** The env with D1 refusing writes and the callbacks queue recording what it is handed. */
-function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, db: D1Database = refusingWrites) {
+/** The env with every database (control and shards) refusing writes, or, with `full` false, taking them again. */
+function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, full = true) {
+  const databases = full ? { DB: refusingWrites(env.DB), EVENTS_0: refusingWrites(env.EVENTS_0), EVENTS_1: refusingWrites(env.EVENTS_1) } : {};
   const handedBack: CallbackMessage[] = [];
   const batchBytes: number[] = [];
   const queue = {
@@ -37,7 +41,7 @@ function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, db: D1Database
       handedBack.push(...list.map((m) => m.body));
     },
   };
-  return { env: { ...env, ...vars, DB: db, CALLBACKS_QUEUE: queue as unknown as Queue<CallbackMessage> } as Env, handedBack, batchBytes };
+  return { env: { ...env, ...vars, ...databases, CALLBACKS_QUEUE: queue as unknown as Queue<CallbackMessage> } as Env, handedBack, batchBytes };
 }
 
 async function callbackMessage(tenantId: string): Promise<CallbackMessage> {
@@ -52,7 +56,7 @@ async function consume(queue: string, bodies: unknown[], e: Env) {
   return getQueueResult(batch, ctx);
 }
 
-const eventExists = async (id: string) => (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(id).first<{ n: number }>())!.n === 1;
+const eventExists = async (id: string) => (await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(id).first<{ n: number }>())!.n === 1;
 const healthz = async (e: Env) => (await worker.fetch(new Request("https://relay.test/healthz"), e, createExecutionContext())).json() as Promise<{ ok: boolean; degraded: string[] }>;
 
 describe("D1 refusing writes", () => {
@@ -82,7 +86,7 @@ describe("D1 refusing writes", () => {
     expect(JSON.parse(alerts.requests[0]!.body)).toMatchObject({ tenant: null, data: { kept_in_r2: 1 } });
 
     // D1 is back: the sweep hands the spool to the queue, the consumer stores and delivers it.
-    const up = outageEnv(vars, env.DB);
+    const up = outageEnv(vars, false);
     const back = await sweep(up.env);
     expect(back.storage).toEqual({ d1_writable: true, handed_back: 2 });
     expect(up.handedBack.map((m) => m.event_id)).toEqual(messages.map((m) => m.event_id));
@@ -99,7 +103,7 @@ describe("D1 refusing writes", () => {
     const messages = await Promise.all(Array.from({ length: 40 }, async () => ({ ...(await callbackMessage(tenant.id)), body: JSON.stringify({ callid: uniqueId("big"), note: big }) })));
     expect((await consume("airudder-relay-callbacks", messages, outageEnv().env)).explicitAcks).toHaveLength(40);
 
-    const up = outageEnv({}, env.DB);
+    const up = outageEnv({}, false);
     await sweep(up.env);
     expect(up.handedBack).toHaveLength(40);
     expect(up.batchBytes.length).toBeGreaterThan(1);
@@ -112,8 +116,8 @@ describe("D1 refusing writes", () => {
     expect(result.explicitAcks).toHaveLength(1);
     expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(1);
 
-    await sweep(outageEnv({}, env.DB).env);
-    const row = await env.DB.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(result.explicitAcks[0]).first<{ queue: string; body: string }>();
+    await sweep(outageEnv({}, false).env);
+    const row = await everyDatabase.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(result.explicitAcks[0]).first<{ queue: string; body: string }>();
     expect(row).toEqual({ queue: "airudder-relay-dead-letters", body: JSON.stringify({ t: "callback", lost: "while D1 was full" }) });
     expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(0);
   });
@@ -130,12 +134,12 @@ describe("a database nearly full", () => {
     const alerts = crm();
     const e = { ...env, ALERT_WEBHOOK_URL: alerts.url("/alerts") } as Env;
     const now = Date.now();
-    await checkSize(e, D1_MAX_BYTES * 0.79, now);
+    await checkSize(e, "EVENTS_0", D1_MAX_BYTES * 0.79, now);
     expect(alerts.requests).toHaveLength(0);
-    await checkSize(e, D1_MAX_BYTES * 0.81, now);
-    await checkSize(e, D1_MAX_BYTES * 0.82, now + 3600_000);
+    await checkSize(e, "EVENTS_0", D1_MAX_BYTES * 0.81, now);
+    await checkSize(e, "EVENTS_0", D1_MAX_BYTES * 0.82, now + 3600_000);
     expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.nearly_full"]);
-    await checkSize(e, D1_MAX_BYTES * 0.83, now + 86_400_000 + 1);
+    await checkSize(e, "EVENTS_0", D1_MAX_BYTES * 0.83, now + 86_400_000 + 1);
     expect(alerts.requests).toHaveLength(2);
   });
 });

@@ -18,6 +18,7 @@ import {
   type Tenant,
   deliveryOf,
 } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 
 const { crm, destination } = cleanedUpAfterEach();
@@ -57,7 +58,7 @@ async function storedDelivery(tenant: Tenant, destinationId: string) {
 }
 
 const enableInD1 = (destinationId: string) =>
-  env.DB.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(destinationId).run();
+  everyDatabase.prepare("UPDATE destinations SET enabled = 1, disabled_reason = NULL WHERE id = ?1").bind(destinationId).run();
 
 describe("the sweep", () => {
   it("re-enqueues a due delivery whose queue message was lost, which is then delivered", async () => {
@@ -66,7 +67,7 @@ describe("the sweep", () => {
     const dest = await destination(tenant, { url: far.url(), enabled: false });
     const { eventId, deliveryId } = await storedDelivery(tenant, dest.id);
     await enableInD1(dest.id);
-    await env.DB.prepare(
+    await everyDatabase.prepare(
       "UPDATE deliveries SET status = 'failed', attempt_count = 1, schedule_step = 1, next_attempt_at = ?2, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
     )
       .bind(deliveryId, Date.now() - 5 * 60_000)
@@ -93,13 +94,13 @@ describe("the sweep", () => {
     const justDue = await storedDelivery(tenant, dest.id);
     await enableInD1(dest.id);
     const now = Date.now();
-    await env.DB.batch([
+    await everyDatabase.batch([
       // Being attempted right now by another invocation, whose lease runs for another minute.
-      env.DB.prepare(
+      everyDatabase.prepare(
         "UPDATE deliveries SET status = 'failed', next_attempt_at = ?2, lease_owner = 'another-invocation', lease_until = ?3 WHERE id = ?1",
       ).bind(claimed.deliveryId, now - 5 * 60_000, now + 60_000),
       // Due a moment ago: its own queue message is still on the way.
-      env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = ?2 WHERE id = ?1").bind(justDue.deliveryId, now - 1_000),
+      everyDatabase.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = ?2 WHERE id = ?1").bind(justDue.deliveryId, now - 1_000),
     ]);
 
     const recording = recordingEnv();
@@ -110,7 +111,7 @@ describe("the sweep", () => {
     expect(far.requests).toHaveLength(0);
 
     // Once the lease has run out, the delivery is the sweep's to take.
-    await env.DB.prepare("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1").bind(claimed.deliveryId, Date.now() - 1).run();
+    await everyDatabase.prepare("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1").bind(claimed.deliveryId, Date.now() - 1).run();
     const after = recordingEnv();
     await runSweep(after.env);
     expect(after.sent.map((m) => m.body.delivery_id)).toContain(claimed.deliveryId);
@@ -124,10 +125,10 @@ describe("the sweep", () => {
     const body = callback();
     const eventId = "evt_" + crypto.randomUUID().replace(/-/g, "");
     const inbox = (receivedAt: number) =>
-      env.DB.prepare("INSERT INTO inbox (event_id, tenant_id, kind, type, received_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+      everyDatabase.prepare("INSERT INTO inbox (event_id, tenant_id, kind, type, received_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .bind(eventId, tenant.id, "inbound-transfer", "airudder.inbound.transfer", receivedAt, body)
         .run();
-    const inboxRow = () => env.DB.prepare("SELECT event_id FROM inbox WHERE event_id = ?1").bind(eventId).first();
+    const inboxRow = () => everyDatabase.prepare("SELECT event_id FROM inbox WHERE event_id = ?1").bind(eventId).first();
 
     // Too fresh: its queue message may still be on the way.
     await inbox(Date.now() - 10_000);
@@ -136,7 +137,7 @@ describe("the sweep", () => {
     expect(await inboxRow()).not.toBeNull();
     expect(far.requests).toHaveLength(0);
 
-    await env.DB.prepare("UPDATE inbox SET received_at = ?2 WHERE event_id = ?1").bind(eventId, Date.now() - 90_000).run();
+    await everyDatabase.prepare("UPDATE inbox SET received_at = ?2 WHERE event_id = ?1").bind(eventId, Date.now() - 90_000).run();
     await runSweep();
     const got = await waitUntil(async () => far.requests[0]);
     expect(got.headers["webhook-id"]).toBe(eventId);
@@ -157,20 +158,20 @@ describe("the sweep", () => {
     const ids = { oldEvent: `evt_${hex()}`, newEvent: `evt_${hex()}`, oldQ: uniqueId("qua_old"), newQ: uniqueId("qua_new") };
     const deliveries = { old: deliveryIdFor(ids.oldEvent, "dst_retention"), recent: deliveryIdFor(ids.newEvent, "dst_retention") };
     const event = (id: string, at: number) =>
-      env.DB.prepare(
+      everyDatabase.prepare(
         "INSERT INTO events (id, tenant_id, kind, type, received_at, payload, callid, batch_nonce) VALUES (?1, ?2, 'generic', 'airudder.generic', ?3, ?4, ?5, 'test')",
       ).bind(id, tenant, at, JSON.stringify({ callid: id }), id);
     const delivery = (id: string, eventId: string, at: number) =>
-      env.DB.prepare(
+      everyDatabase.prepare(
         "INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, attempt_count, created_at, updated_at) VALUES (?1, ?2, 'dst_retention', ?3, 'delivered', 1, ?4, ?4)",
       ).bind(id, eventId, tenant, at);
     const attempt = (deliveryId: string, at: number) =>
-      env.DB.prepare("INSERT INTO attempts (delivery_id, at, status_code, duration_ms) VALUES (?1, ?2, 200, 5)").bind(deliveryId, at);
+      everyDatabase.prepare("INSERT INTO attempts (delivery_id, at, status_code, duration_ms) VALUES (?1, ?2, 200, 5)").bind(deliveryId, at);
     const quarantine = (id: string, at: number) =>
-      env.DB.prepare(
+      everyDatabase.prepare(
         "INSERT INTO quarantine (id, tenant_id, kind, received_at, last_received_at, body, issues) VALUES (?1, ?2, 'pds', ?3, ?3, '{}', '[]')",
       ).bind(id, tenant, at);
-    await env.DB.batch([
+    await everyDatabase.batch([
       event(ids.oldEvent, old),
       event(ids.newEvent, recent),
       delivery(deliveries.old, ids.oldEvent, old),
@@ -184,15 +185,15 @@ describe("the sweep", () => {
     // The default retention (30 days) keeps all of it.
     await runSweep();
     const events = async () =>
-      (await env.DB.prepare("SELECT id, payload, payload_state, callid FROM events WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all()).results;
+      (await everyDatabase.prepare("SELECT id, payload, payload_state, callid FROM events WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all()).results;
     const attempts = async () =>
       (
-        await env.DB.prepare("SELECT delivery_id FROM attempts WHERE delivery_id IN (?1, ?2) ORDER BY at")
+        await everyDatabase.prepare("SELECT delivery_id FROM attempts WHERE delivery_id IN (?1, ?2) ORDER BY at")
           .bind(deliveries.old, deliveries.recent)
           .all<{ delivery_id: string }>()
       ).results.map((a) => a.delivery_id);
     const quarantined = async () =>
-      (await env.DB.prepare("SELECT id FROM quarantine WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all<{ id: string }>()).results.map((q) => q.id);
+      (await everyDatabase.prepare("SELECT id FROM quarantine WHERE tenant_id = ?1 ORDER BY received_at").bind(tenant).all<{ id: string }>()).results.map((q) => q.id);
     expect((await events()).map((e) => e.payload_state)).toEqual(["kept", "kept"]);
     expect(await attempts()).toEqual([deliveries.old, deliveries.recent]);
     expect(await quarantined()).toEqual([ids.oldQ, ids.newQ]);
@@ -205,7 +206,7 @@ describe("the sweep", () => {
     ]);
     expect(await attempts()).toEqual([deliveries.recent]);
     expect(await quarantined()).toEqual([ids.newQ]);
-    const kept = await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id IN (?1, ?2)").bind(deliveries.old, deliveries.recent).first<{ n: number }>();
+    const kept = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id IN (?1, ?2)").bind(deliveries.old, deliveries.recent).first<{ n: number }>();
     expect(kept!.n).toBe(2);
   });
 });
@@ -217,19 +218,19 @@ describe("retention of dead letters", () => {
     const oldCount = PURGE_BATCH + 500;
     // A dead callback message carries its raw body, phone numbers included.
     const body = JSON.stringify({ t: "callback", event_id: "evt_x", tenant_id: "t", body: '{"caller_number":"+66812345678"}' });
-    await env.DB.prepare(
+    await everyDatabase.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
        INSERT INTO dead_letters (id, queue, body, received_at)
        SELECT ?1 || '-old-' || i, 'airudder-relay-dead-letters', ?3, ?4 - i FROM n`,
     )
       .bind(prefix, oldCount, body, now - 2 * 86_400_000)
       .run();
-    await env.DB.prepare("INSERT INTO dead_letters (id, queue, body, received_at) VALUES (?1, 'airudder-relay-dead-letters', ?2, ?3)")
+    await everyDatabase.prepare("INSERT INTO dead_letters (id, queue, body, received_at) VALUES (?1, 'airudder-relay-dead-letters', ?2, ?3)")
       .bind(`${prefix}-new`, body, now - 3600_000)
       .run();
     const left = async () =>
       (
-        await env.DB.prepare("SELECT id FROM dead_letters WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id").bind(prefix).all<{ id: string }>()
+        await everyDatabase.prepare("SELECT id FROM dead_letters WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id").bind(prefix).all<{ id: string }>()
       ).results.map((r) => r.id);
 
     await runSweep();
@@ -254,7 +255,7 @@ describe("the dead-letter queue", () => {
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks.sort()).toEqual(messages.map((m) => m.id).sort());
     for (const m of messages) {
-      const row = await env.DB.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(m.id).first<{ queue: string; body: string }>();
+      const row = await everyDatabase.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(m.id).first<{ queue: string; body: string }>();
       expect(row).not.toBeNull();
       expect(row!.queue).toBe("airudder-relay-dead-letters");
       expect(JSON.parse(row!.body)).toEqual(m.body);
@@ -265,7 +266,7 @@ describe("the dead-letter queue", () => {
     const ctx2 = createExecutionContext();
     await worker.queue(again, env, ctx2);
     expect((await getQueueResult(again, ctx2)).explicitAcks).toHaveLength(2);
-    const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM dead_letters WHERE id IN (?1, ?2)")
+    const count = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM dead_letters WHERE id IN (?1, ?2)")
       .bind(messages[0]!.id, messages[1]!.id)
       .first<{ n: number }>();
     expect(count!.n).toBe(2);

@@ -7,6 +7,7 @@ import { rotateTenantToken } from "../src/db/tenants";
 import type { Env } from "../src/env";
 import { TOKEN_CACHE_MS } from "../src/ingest/tenant-auth";
 import { ADMIN, createTenant, freshCallback, uniqueId } from "./helpers";
+import { everyDatabase } from "./every-database";
 
 /** Spies of this file only: the fetch spy of helpers.ts must outlive every test. */
 const spies: { mockRestore(): void }[] = [];
@@ -54,7 +55,7 @@ const downDb = {
 /** The real D1, counting the statements prepared on it. */
 function countingDb(): { db: D1Database; reads: () => number } {
   let reads = 0;
-  const db = new Proxy(env.DB, {
+  const db = new Proxy(everyDatabase, {
     get(target, prop) {
       if (prop === "prepare") {
         return (sql: string) => {
@@ -157,7 +158,7 @@ describe("rotate-token", () => {
     expect(await status(ingest(tenant.id, tenant.token))).toBe(401);
     expect(await status(ingest(tenant.id, fresh))).toBe(200);
 
-    const row = await env.DB.prepare("SELECT * FROM tenants WHERE id = ?1").bind(tenant.id).first<Record<string, unknown>>();
+    const row = await everyDatabase.prepare("SELECT * FROM tenants WHERE id = ?1").bind(tenant.id).first<Record<string, unknown>>();
     expect(row!.previous_token_hash).toBe(await sha256Hex(tenant.token));
     expect(JSON.stringify(row)).not.toContain(tenant.token);
   });
@@ -195,7 +196,7 @@ describe("rotate-token", () => {
     expect(await status(ingest(tenant.id, tenant.token))).toBe(200);
     // The rotation happens in another isolate: this one's cache is not told.
     const fresh = `rit_${uniqueId("fresh")}`;
-    await rotateTenantToken(env.DB, tenant.id, await sha256Hex(fresh), Date.now() + 60_000);
+    await rotateTenantToken(everyDatabase, tenant.id, await sha256Hex(fresh), Date.now() + 60_000);
 
     expect(await status(ingest(tenant.id, fresh))).toBe(200);
     expect(await status(ingest(tenant.id, tenant.token))).toBe(200);

@@ -1,5 +1,6 @@
 // Local Workers under `wrangler dev`, each in its own process group so that
 // wrangler and the workerd it starts are stopped together, whatever happens.
+import { d1Bindings } from "../../scripts/d1-bindings.mjs";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -51,8 +52,12 @@ export function wranglerOnce(args, extraEnv = {}) {
   });
 }
 
-export const applyMigrations = (configPath, persistDir) =>
-  wranglerOnce(["d1", "migrations", "apply", "DB", "--local", "-c", configPath, "--persist-to", persistDir], { CI: "true" });
+/** The same migrations to every D1 binding of the config (the control database and each event shard). */
+export async function applyMigrations(configPath, persistDir) {
+  for (const binding of d1Bindings(configPath)) {
+    await wranglerOnce(["d1", "migrations", "apply", binding, "--local", "-c", configPath, "--persist-to", persistDir], { CI: "true" });
+  }
+}
 
 /**
  * One Worker under `wrangler dev`, started the way scripts/start.mjs starts

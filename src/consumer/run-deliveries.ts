@@ -7,11 +7,15 @@ import {
   deferClaimed,
   holdPausedDeliveries,
   notYetDue,
+  destinationStates,
   type ClaimedDelivery,
+  type ClaimedDeliveryRow,
 } from "../db/deliveries";
+import { onEveryShard, type Shard } from "../db/shards";
 import { destinationsByIds, type DestinationRow } from "../db/destinations";
 import { sendAlert } from "../delivery/alerts";
 import { attemptInOrder, leaseMs } from "../delivery/attempt-claimed";
+import { destinationIdOf } from "../delivery/routing";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import type { Env } from "../env";
 import type { DeliveryMessage } from "../queue-messages";
@@ -39,34 +43,48 @@ export async function runDeliveries(
   const owner = crypto.randomUUID();
   const now = Date.now();
   const ids = [...new Set(messages.map((m) => m.body.delivery_id))];
-  const [abandonedResult, , , , claimedResult, earlyResult] = await env.DB.batch([
-    abandonUnrecorded(env.DB, ids, now),
-    abandonOrphans(env.DB, ids, now),
-    holdPausedDeliveries(env.DB, ids, now),
-    claimDueDeliveries(env.DB, ids, owner, now, leaseMs(env)),
-    claimedBy(env.DB, owner, ids),
-    notYetDue(env.DB, ids, now),
-  ]);
-  const abandoned = abandonedResult!.results as { id: string; event_id: string; destination_id: string; unrecorded: number }[];
-  const held = claimedResult!.results as ClaimedDelivery[];
+  const destinationRows = (await destinationsByIds(env.DB, [...new Set(ids.map(destinationIdOf))]).all<DestinationRow>()).results;
+  const states = destinationStates(destinationRows);
+  // A delivery lives in one shard; the others match none of these ids.
+  const perShard = await onEveryShard(env, async (shard) => {
+    const [abandoned, , , , claimed, early] = await shard.db.batch([
+      abandonUnrecorded(shard.db, ids, now),
+      abandonOrphans(shard.db, ids, now, states),
+      holdPausedDeliveries(shard.db, ids, now, states),
+      claimDueDeliveries(shard.db, ids, owner, now, leaseMs(env), states),
+      claimedBy(shard.db, owner, ids),
+      notYetDue(shard.db, ids, now),
+    ]);
+    return {
+      shard,
+      abandoned: abandoned!.results as Abandoned[],
+      claimed: (claimed!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard })),
+      early: early!.results as { id: string; next_attempt_at: number }[],
+    };
+  });
+  const held = perShard.flatMap((p) => p.claimed);
   const withBodies = await withPayloads(env, held, now).catch(() => null);
   const claimed = withBodies ?? [];
-  const unreadable = withBodies ? [] : held.map((c) => c.id);
-  const early = earlyResult!.results as { id: string; next_attempt_at: number }[];
+  const early = perShard.flatMap((p) => p.early);
 
-  if (abandoned.length) await reportUnrecorded(env, ctx, abandoned, now);
-  const destinationIds = [...new Set(claimed.map((c) => c.destination_id))];
-  const destinations = destinationIds.length
-    ? (await destinationsByIds(env.DB, destinationIds).all<DestinationRow>()).results
-    : [];
-  if (unreadable.length) await deferClaimed(env.DB, unreadable, owner, now + PAYLOAD_UNREADABLE_WAIT_MS).run();
+  for (const p of perShard) if (p.abandoned.length) await reportUnrecorded(env, ctx, p.shard, p.abandoned, now);
+  if (!withBodies) {
+    await Promise.all(perShard.filter((p) => p.claimed.length).map((p) => deferClaimed(p.shard.db, p.claimed.map((c) => c.id), owner, now + PAYLOAD_UNREADABLE_WAIT_MS).run()));
+  }
   await scheduleRetries(
     env,
-    [...early.map((e) => ({ id: e.id, at: e.next_attempt_at })), ...unreadable.map((id) => ({ id, at: now + PAYLOAD_UNREADABLE_WAIT_MS }))],
+    [...early.map((e) => ({ id: e.id, at: e.next_attempt_at })), ...(withBodies ? [] : held.map((c) => ({ id: c.id, at: now + PAYLOAD_UNREADABLE_WAIT_MS })))],
     now,
   );
-  await attemptInOrder(env, ctx, owner, claimed, new Map(destinations.map((d) => [d.id, d])), now + leaseMs(env));
+  await attemptInOrder(env, ctx, owner, claimed, new Map(destinationRows.map((d) => [d.id, d])), now + leaseMs(env));
   for (const m of messages) m.ack();
+}
+
+interface Abandoned {
+  id: string;
+  event_id: string;
+  destination_id: string;
+  unrecorded: number;
 }
 
 /**
@@ -82,17 +100,12 @@ async function withPayloads(env: Env, claimed: readonly ClaimedDelivery[], now: 
 }
 
 /** Says in the attempt log and to the operator why a delivery died without a last attempt. */
-async function reportUnrecorded(
-  env: Env,
-  ctx: ExecutionContext,
-  abandoned: readonly { id: string; event_id: string; destination_id: string; unrecorded: number }[],
-  now: number,
-): Promise<void> {
+async function reportUnrecorded(env: Env, ctx: ExecutionContext, shard: Shard, abandoned: readonly Abandoned[], now: number): Promise<void> {
   const error = (n: number) =>
     `not sent again: the outcome of ${n} attempts could not be recorded (D1 refused the writes); the destination may have received it`;
-  await env.DB.batch(
+  await shard.db.batch(
     abandoned.map((a) =>
-      insertAttempt(env.DB, { delivery_id: a.id, at: now, status_code: null, duration_ms: 0, error: error(a.unrecorded), response_body: null }),
+      insertAttempt(shard.db, { delivery_id: a.id, at: now, status_code: null, duration_ms: 0, error: error(a.unrecorded), response_body: null }),
     ),
   ).catch((err) => console.error(JSON.stringify({ level: "error", msg: "could not log abandoned deliveries", error: String(err) })));
   ctx.waitUntil(

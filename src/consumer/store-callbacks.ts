@@ -1,8 +1,9 @@
 import type { EventColumns } from "../callbacks/columns";
 import { families, type FamilyKind } from "../callbacks/families";
-import { claimDueDeliveries, claimedBy, insertDeliveryForNewEvent, type ClaimedDelivery } from "../db/deliveries";
+import { claimDueDeliveries, claimedBy, destinationStates, insertDeliveryForNewEvent, type ClaimedDelivery, type ClaimedDeliveryRow } from "../db/deliveries";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
-import { insertEvent, storedEventIds } from "../db/events";
+import { callsStored, insertEvent, storedEventIds } from "../db/events";
+import { homeShard, onEveryShard, shardsOf, type Shard } from "../db/shards";
 import { deleteInbox, inboxBodies } from "../db/inbox";
 import { attemptInParallel, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
@@ -20,6 +21,7 @@ interface Stored {
   columns: EventColumns;
   /** The tenant's destinations that want this event (event types and payload filter). */
   wantedBy: DestinationRow[];
+  shard: Shard;
 }
 
 function columnsOf(kind: string, payload: Record<string, unknown>): EventColumns {
@@ -44,38 +46,64 @@ export async function storeCallbacks(
   const needInbox = messages.filter((m) => m.body.body === undefined).map((m) => m.body.event_id);
   const tenants = [...new Set(messages.map((m) => m.body.tenant_id))];
 
-  let read: [{ event_id: string; body: string }[], DestinationRow[], { id: string }[]];
+  let control: [{ event_id: string; body: string }[], DestinationRow[]];
   try {
-    read = await fromD1(
+    control = await fromD1(
       Promise.all([
         needInbox.length ? inboxBodies(env.DB, needInbox).then((r) => r.results) : Promise.resolve([]),
         destinationsOfTenants(env.DB, tenants).all<DestinationRow>().then((r) => r.results),
-        // A callback sent again (AiRudder retries) is already stored: a second
-        // copy of its body in R2 would be one an erase never finds.
-        storedEventIds(env.DB, messages.map((m) => m.body.event_id)).all<{ id: string }>().then((r) => r.results),
       ]),
     );
   } catch (err) {
     return keepOutsideD1(env, messages, now, err);
   }
-  const [inbox, destinationRows, known] = read;
-  const alreadyStored = new Set(known.map((r) => r.id));
+  const [inbox, destinationRows] = control;
   const inboxById = new Map(inbox.map((r) => [r.event_id, r.body]));
   const byTenant = new Map<string, DestinationRow[]>();
   for (const d of destinationRows) byTenant.set(d.tenant_id, [...(byTenant.get(d.tenant_id) ?? []), d]);
   const destinations = new Map(destinationRows.map((d) => [d.id, d]));
 
-  const stored: Stored[] = [];
-  for (const message of messages) {
+  const parsed = messages.flatMap((message) => {
     const m = message.body;
     const body = m.body ?? inboxById.get(m.event_id);
     // No body anywhere: an inbox reference whose event an earlier invocation already stored.
-    if (body === undefined) continue;
+    if (body === undefined) return [];
     const payload = JSON.parse(body) as Record<string, unknown>;
+    return [{ message, body, payload, columns: columnsOf(m.kind, payload) }];
+  });
+
+  // A callback sent again (AiRudder retries) is already stored, in some
+  // shard: a second copy of its body in R2 would be one an erase never
+  // finds. A call under way stays in the shard where it started.
+  let placed: { shard: Shard; known: string[]; calls: string[] }[];
+  try {
+    const eventIds = parsed.map((p) => p.message.body.event_id);
+    const callids = [...new Set(parsed.map((p) => p.columns.callid).filter((c): c is string => c !== null))];
+    placed = await fromD1(
+      onEveryShard(env, async (shard) => {
+        const [known, calls] = await shard.db.batch<{ id: string; tenant_id: string; callid: string }>([
+          storedEventIds(shard.db, eventIds),
+          callsStored(shard.db, callids),
+        ]);
+        return { shard, known: known!.results.map((r) => r.id), calls: calls!.results.map((r) => `${r.tenant_id}\n${r.callid}`) };
+      }),
+    );
+  } catch (err) {
+    return keepOutsideD1(env, messages, now, err);
+  }
+  const shardOfEvent = new Map(placed.flatMap((p) => p.known.map((id) => [id, p.shard] as const)));
+  const shardOfCall = new Map(placed.flatMap((p) => p.calls.map((call) => [call, p.shard] as const)));
+
+  const stored: Stored[] = parsed.map(({ message, body, payload, columns }) => {
+    const m = message.body;
     const doc = filterDocument({ id: m.event_id, type: m.type, tenant_id: m.tenant_id, received_at: m.received_at }, payload);
     const wantedBy = (byTenant.get(m.tenant_id) ?? []).filter((d) => destinationWants(d, m.type, doc));
-    stored.push({ message, body, known: alreadyStored.has(m.event_id), columns: columnsOf(m.kind, payload), wantedBy });
-  }
+    const shard =
+      shardOfEvent.get(m.event_id) ??
+      (columns.callid === null ? undefined : shardOfCall.get(`${m.tenant_id}\n${columns.callid}`)) ??
+      homeShard(env, m.tenant_id, columns.callid, m.event_id);
+    return { message, body, known: shardOfEvent.has(m.event_id), columns, wantedBy, shard };
+  });
   // `seq` numbers a call's events in the order they are stored: make that the order received.
   stored.sort((a, b) => a.message.body.received_at - b.message.body.received_at);
 
@@ -83,48 +111,62 @@ export async function storeCallbacks(
   const fresh = stored.filter((s, i) => !s.known && stored.findIndex((t) => t.message.body.event_id === s.message.body.event_id) === i);
   const refs = await writeBatch(env, fresh.map((s) => s.body), now);
   const refOf = new Map(fresh.map((s, i) => [s.message.body.event_id, refs[i]!]));
-  const statements: D1PreparedStatement[] = [];
-  const inline: string[] = [];
+  const statements = new Map<Shard, D1PreparedStatement[]>(shardsOf(env).map((shard) => [shard, []]));
+  const inline = new Map<Shard, string[]>(shardsOf(env).map((shard) => [shard, []]));
   const queued: { id: string; at: number }[] = [];
   const leaseUntil = now + leaseMs(env);
   for (const s of stored) {
     const m = s.message.body;
+    const db = s.shard.db;
     const ref = refOf.get(m.event_id);
     if (ref !== undefined) {
-      statements.push(
-        insertEvent(env.DB, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns }, nonce),
+      statements.get(s.shard)!.push(
+        insertEvent(db, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns }, nonce),
       );
     }
     for (const dest of s.wantedBy) {
       const id = deliveryIdFor(m.event_id, dest.id);
       // A rate-limited destination is paced by the deliveries consumer's send slots.
       const attemptHere = dest.enabled === 1 && dest.consecutive_failures === 0 && dest.rate_limit === null;
-      statements.push(
+      statements.get(s.shard)!.push(
         insertDeliveryForNewEvent(
-          env.DB,
+          db,
           { id, event_id: m.event_id, destination_id: dest.id, tenant_id: m.tenant_id, status: dest.enabled ? "pending" : "held" },
           nonce,
           now,
           attemptHere ? leaseUntil : null,
         ),
       );
-      if (attemptHere) inline.push(id);
+      if (attemptHere) inline.get(s.shard)!.push(id);
       else if (dest.enabled) queued.push({ id, at: now });
     }
-    if (m.body === undefined) statements.push(deleteInbox(env.DB, m.event_id));
   }
-  // Deliveries an earlier invocation stored and then died before attempting, once their lease is over.
-  statements.push(claimDueDeliveries(env.DB, inline, nonce, now, leaseMs(env)), claimedBy(env.DB, nonce, inline));
-  let results: D1Result[];
+  const states = destinationStates(destinationRows);
+  const written = [...statements].filter(([, list]) => list.length > 0);
+  let claimedRows: ClaimedDelivery[];
   try {
-    results = await fromD1(env.DB.batch(statements));
+    claimedRows = (
+      await fromD1(
+        Promise.all(
+          written.map(async ([shard, list]) => {
+            const ids = inline.get(shard)!;
+            // Deliveries an earlier invocation stored and then died before attempting, once their lease is over.
+            const results = await shard.db.batch([...list, claimDueDeliveries(shard.db, ids, nonce, now, leaseMs(env), states), claimedBy(shard.db, nonce, ids)]);
+            ctx.waitUntil(checkSize(env, shard.name, results[0]?.meta.size_after, now).catch(() => undefined));
+            return (results.at(-1)!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard }));
+          }),
+        ),
+      )
+    ).flat();
+    // Only once every event is stored: an inbox body is the only copy until then.
+    const fromInbox = stored.filter((s) => s.message.body.body === undefined).map((s) => deleteInbox(env.DB, s.message.body.event_id));
+    if (fromInbox.length) await fromD1(env.DB.batch(fromInbox));
   } catch (err) {
     return keepOutsideD1(env, messages, now, err);
   }
   // The first attempts send the bodies in memory; nothing just written is read back.
   const bodies = new Map(stored.map((s) => [s.message.body.event_id, s.body]));
-  const claimed = (results.at(-1)!.results as ClaimedDelivery[]).map((c) => ({ ...c, payload: bodies.get(c.event_id) ?? null }));
-  ctx.waitUntil(checkSize(env, results[0]?.meta.size_after, now).catch(() => undefined));
+  const claimed = claimedRows.map((c) => ({ ...c, payload: bodies.get(c.event_id) ?? null }));
 
   await scheduleRetries(env, queued, now);
   await attemptInParallel(env, ctx, nonce, claimed, destinations);

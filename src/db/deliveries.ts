@@ -1,3 +1,4 @@
+import type { Shard } from "./shards";
 /*
  * SQL of the `deliveries` table. Each write names the lifecycle transition it
  * makes (src/delivery/lifecycle.ts) and takes its status and lease conditions
@@ -34,7 +35,8 @@ export interface DeliveryRow {
 }
 
 /** A claimed delivery with everything an attempt needs, read in the same batch as the claim. */
-export interface ClaimedDelivery {
+/** A claimed delivery as the claim statements answer it. */
+export interface ClaimedDeliveryRow {
   id: string;
   event_id: string;
   destination_id: string;
@@ -50,6 +52,9 @@ export interface ClaimedDelivery {
   payload_ref: string | null;
   payload_state: "kept" | "purged" | "erased";
 }
+
+/** A claimed delivery and the shard it lives in, where its outcome is recorded. */
+export type ClaimedDelivery = ClaimedDeliveryRow & { shard: Shard };
 
 /**
  * "An earlier event of the same call is still owed to this destination" for
@@ -108,25 +113,36 @@ export const abandonUnrecorded = (db: D1Database, deliveryIds: readonly string[]
     )
     .bind(ids(deliveryIds), now);
 
+/**
+ * Destinations live in the control database and deliveries in a shard, so a
+ * statement about "the delivery's destination is enabled" is handed the
+ * destinations' state, read from the control database just before, as
+ * `{"dst_…": 1 | 0}`: 1 enabled, 0 paused, missing when deleted.
+ */
+export const destinationStates = (rows: readonly { id: string; enabled: number }[]) =>
+  JSON.stringify(Object.fromEntries(rows.map((r) => [r.id, r.enabled])));
+
+const stateOf = (states: string, alias: string) => `(SELECT value FROM json_each(${states}) WHERE key = ${alias}.destination_id)`;
+
 /** `abandon` of open deliveries whose destination no longer exists. */
-export const abandonOrphans = (db: D1Database, deliveryIds: readonly string[], now: number) =>
+export const abandonOrphans = (db: D1Database, deliveryIds: readonly string[], now: number, states: string) =>
   db
     .prepare(
       `UPDATE deliveries AS d SET status = 'dead', next_attempt_at = NULL, updated_at = ?2
        WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("abandon", "d", { now: "?2" })}
-         AND NOT EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id)`,
+         AND ${stateOf("?3", "d")} IS NULL`,
     )
-    .bind(ids(deliveryIds), now);
+    .bind(ids(deliveryIds), now, states);
 
 /** `hold`: due deliveries of a paused destination wait instead of being attempted. */
-export const holdPausedDeliveries = (db: D1Database, deliveryIds: readonly string[], now: number) =>
+export const holdPausedDeliveries = (db: D1Database, deliveryIds: readonly string[], now: number, states: string) =>
   db
     .prepare(
       `UPDATE deliveries AS d SET status = 'held', updated_at = ?2
        WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("hold", "d", { now: "?2" })}
-         AND EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id AND enabled = 0)`,
+         AND ${stateOf("?3", "d")} = 0`,
     )
-    .bind(ids(deliveryIds), now);
+    .bind(ids(deliveryIds), now, states);
 
 /** `claim` by id for this invocation: every condition of lifecycle.ts's claim row. */
 export const claimDueDeliveries = (
@@ -135,6 +151,7 @@ export const claimDueDeliveries = (
   owner: string,
   now: number,
   leaseMs: number,
+  states: string,
 ) =>
   db
     .prepare(
@@ -142,10 +159,10 @@ export const claimDueDeliveries = (
        WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("claim", "d", { now: "?3" })}
          AND d.next_attempt_at <= ?3
          AND d.claims - d.attempt_count < ${MAX_UNRECORDED_CLAIMS}
-         AND EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id AND enabled = 1)
+         AND ${stateOf("?5", "d")} = 1
          AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.id = d.event_id AND ${openPredecessor("?1", "?3")})`,
     )
-    .bind(ids(deliveryIds), owner, now, leaseMs);
+    .bind(ids(deliveryIds), owner, now, leaseMs, states);
 
 /** `renew`: extends this invocation's lease; answers the ids it still holds. */
 export const renewLeases = (db: D1Database, deliveryIds: readonly string[], owner: string, until: number) =>
@@ -244,24 +261,23 @@ export const requeueOverdue = (db: D1Database, before: number, now: number, limi
     .bind(before, now, limit)
     .all<{ id: string }>();
 
-/** Enabled destinations that still have held deliveries (a release to finish, or one stored held from a stale snapshot). */
-export const destinationsWithHeldToRelease = (db: D1Database, limit: number) =>
+/** Of these enabled destinations, those with held deliveries here (a release to finish, or one stored held from a stale snapshot). */
+export const destinationsWithHeldToRelease = (db: D1Database, enabledIds: readonly string[], limit: number) =>
   db
     .prepare(
-      `SELECT t.id FROM destinations t WHERE t.enabled = 1
-         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.destination_id = t.id AND d.status = 'held') LIMIT ?1`,
+      `SELECT t.value AS id FROM json_each(?1) t
+       WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.destination_id = t.value AND d.status = 'held') LIMIT ?2`,
     )
-    .bind(limit)
+    .bind(ids(enabledIds), limit)
     .all<{ id: string }>();
 
-/** `release` of one chunk of an enabled destination's held deliveries, oldest first. */
+/** `release` of one chunk of an enabled destination's held deliveries, oldest first (the caller has read that it is enabled). */
 export const releaseHeldChunk = (db: D1Database, destinationId: string, now: number, limit: number) =>
   db
     .prepare(
       `UPDATE deliveries AS d SET status = 'pending', next_attempt_at = ?2, updated_at = ?2
        WHERE d.id IN (SELECT id FROM deliveries WHERE destination_id = ?1 AND status = 'held' ORDER BY created_at, id LIMIT ?3)
          AND ${guard("release", "d", { now: "?2" })}
-         AND EXISTS (SELECT 1 FROM destinations WHERE id = ?1 AND enabled = 1)
        RETURNING id, created_at`,
     )
     .bind(destinationId, now, limit)
@@ -284,16 +300,15 @@ export const abandonOfDestinationChunk = (db: D1Database, destinationId: string,
  * `restart` (operator retry, recover): the schedule starts over, `held`
  * instead while the destination is paused. Never beside an attempt in flight.
  */
-export const restartDeliveries = (db: D1Database, deliveryIds: readonly string[], now: number) =>
+export const restartDeliveries = (db: D1Database, deliveryIds: readonly string[], now: number, states: string) =>
   db
     .prepare(
-      `UPDATE deliveries AS d SET status = CASE WHEN EXISTS (SELECT 1 FROM destinations WHERE id = d.destination_id AND enabled = 1)
-           THEN 'pending' ELSE 'held' END,
+      `UPDATE deliveries AS d SET status = CASE WHEN ${stateOf("?3", "d")} = 1 THEN 'pending' ELSE 'held' END,
          schedule_step = 0, next_attempt_at = ?2, updated_at = ?2
        WHERE d.id IN (SELECT value FROM json_each(?1)) AND ${guard("restart", "d", { now: "?2" })}
        RETURNING id, status`,
     )
-    .bind(ids(deliveryIds), now)
+    .bind(ids(deliveryIds), now, states)
     .all<{ id: string; status: DeliveryStatus }>();
 
 /**
@@ -305,17 +320,18 @@ export const replayDelivery = (
   db: D1Database,
   d: { id: string; event_id: string; destination_id: string; tenant_id: string },
   now: number,
+  enabled: boolean,
 ) =>
   db
     .prepare(
       `INSERT INTO deliveries AS d (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
        VALUES (?1, ?2, ?3, ?4,
-         CASE WHEN EXISTS (SELECT 1 FROM destinations WHERE id = ?3 AND enabled = 1) THEN 'pending' ELSE 'held' END, ?5, ?5, ?5)
+         CASE WHEN ?6 THEN 'pending' ELSE 'held' END, ?5, ?5, ?5)
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, schedule_step = 0, next_attempt_at = ?5, updated_at = ?5
          WHERE ${guard("replay", "d", { now: "?5" })}
        RETURNING id, status`,
     )
-    .bind(d.id, d.event_id, d.destination_id, d.tenant_id, now);
+    .bind(d.id, d.event_id, d.destination_id, d.tenant_id, now, enabled ? 1 : 0);
 
 /** One page of a destination's failed and dead deliveries since `since`, oldest first (recover). */
 export const failedDeliveriesSince = (

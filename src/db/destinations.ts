@@ -196,3 +196,7 @@ export const pausedDestinations = (db: D1Database, tenant: string | null) =>
     .prepare("SELECT * FROM destinations WHERE enabled = 0 AND (?1 IS NULL OR tenant_id = ?1) ORDER BY updated_at DESC LIMIT 200")
     .bind(tenant)
     .all<DestinationRow>();
+
+/** Every enabled destination's id: what the sweep looks for held deliveries of, in each shard. */
+export const enabledDestinationIds = (db: D1Database) =>
+  db.prepare("SELECT id FROM destinations WHERE enabled = 1").all<{ id: string }>();

@@ -54,6 +54,10 @@ export const insertEvent = (
 export const storedEventIds = (db: D1Database, eventIds: readonly string[]) =>
   db.prepare("SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?1))").bind(ids(eventIds));
 
+/** Which of these calls already have events here (tenant and callid): a call stays in the shard where it started. */
+export const callsStored = (db: D1Database, callids: readonly string[]) =>
+  db.prepare("SELECT DISTINCT tenant_id, callid FROM events WHERE callid IN (SELECT value FROM json_each(?1))").bind(ids(callids));
+
 export const getEvent = (db: D1Database, id: string) =>
   db.prepare("SELECT * FROM events WHERE id = ?1").bind(id).first<EventRow & { batch_nonce: string }>();
 

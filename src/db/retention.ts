@@ -12,7 +12,7 @@
  * Payloads still held in D1 (stored before payloads moved to R2) are emptied
  * in place. Dead letters go whole: a callback's dead letter holds its raw body.
  */
-export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
+export const purgeEventData = (db: D1Database, before: number, limit: number) =>
   db.batch([
     db
       .prepare(
@@ -26,6 +26,11 @@ export const purgeOlderThan = (db: D1Database, before: number, limit: number) =>
          WHERE id IN (SELECT id FROM events WHERE received_at < ?1 AND payload IS NOT NULL LIMIT ?2)`,
       )
       .bind(before, limit),
+  ]);
+
+/** Retention in the control database: quarantined bodies and dead letters. */
+export const purgeControlData = (db: D1Database, before: number, limit: number) =>
+  db.batch([
     db
       .prepare("DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE last_received_at < ?1 LIMIT ?2)")
       .bind(before, limit),

@@ -23,19 +23,23 @@ export const countAttempts = (db: D1Database, counts: readonly AttemptCount[]) =
     )
     .bind(JSON.stringify(counts));
 
-export const hourlyStats = (db: D1Database, tenant: string | null, since: number, until: number) =>
-  db.batch<{ hour: number; n: number; trigger?: AttemptTrigger; outcome?: AttemptOutcomeName }>([
-    db
-      .prepare(
-        `SELECT (received_at / ${HOUR_MS}) * ${HOUR_MS} AS hour, COUNT(*) AS n FROM events
-         WHERE (?1 IS NULL OR tenant_id = ?1) AND received_at >= ?2 AND received_at < ?3 GROUP BY hour`,
-      )
-      .bind(tenant, since, until),
-    db
-      .prepare(
-        `SELECT hour, trigger, outcome, SUM(n) AS n FROM attempt_counts
-         WHERE (?1 IS NULL OR tenant_id = ?1) AND hour >= (?2 / ${HOUR_MS}) * ${HOUR_MS} AND hour < ?3
-         GROUP BY hour, trigger, outcome`,
-      )
-      .bind(tenant, since, until),
-  ]);
+/** Events received per hour (an event shard). */
+export const hourlyReceived = (db: D1Database, tenant: string | null, since: number, until: number) =>
+  db
+    .prepare(
+      `SELECT (received_at / ${HOUR_MS}) * ${HOUR_MS} AS hour, COUNT(*) AS n FROM events
+       WHERE (?1 IS NULL OR tenant_id = ?1) AND received_at >= ?2 AND received_at < ?3 GROUP BY hour`,
+    )
+    .bind(tenant, since, until)
+    .all<{ hour: number; n: number }>();
+
+/** Attempts per hour, trigger and outcome (the control database). */
+export const hourlyAttempts = (db: D1Database, tenant: string | null, since: number, until: number) =>
+  db
+    .prepare(
+      `SELECT hour, trigger, outcome, SUM(n) AS n FROM attempt_counts
+       WHERE (?1 IS NULL OR tenant_id = ?1) AND hour >= (?2 / ${HOUR_MS}) * ${HOUR_MS} AND hour < ?3
+       GROUP BY hour, trigger, outcome`,
+    )
+    .bind(tenant, since, until)
+    .all<{ hour: number; n: number; trigger: AttemptTrigger; outcome: AttemptOutcomeName }>();

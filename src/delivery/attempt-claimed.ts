@@ -1,5 +1,6 @@
 import { deferClaimed, renewLeases, type ClaimedDelivery } from "../db/deliveries";
 import { rateLimitPeriods, reserveSendSlots, type DestinationRow } from "../db/destinations";
+import type { Shard } from "../db/shards";
 import { config, type Env } from "../env";
 import { leaseMsFor } from "./lifecycle";
 import { attemptToOutcome, type Outcome } from "./outcome";
@@ -118,6 +119,8 @@ class Turn {
   endedUntil: number | null = null;
   /** Claimed and not yet attempted. */
   readonly unattempted: Set<string>;
+  /** Where each delivery lives: leases are renewed and handed back there. */
+  private readonly shardOf: Map<string, Shard>;
   /** Later events of a call whose earlier event did not go through: due again with it. */
   readonly waitUntil = new Map<string, number>();
   private renewing: Promise<void> | null = null;
@@ -132,6 +135,17 @@ class Turn {
     private leaseUntil: number,
   ) {
     this.unattempted = new Set(deliveries.map((d) => d.id));
+    this.shardOf = new Map(deliveries.map((d) => [d.id, d.shard]));
+  }
+
+  /** These ids grouped by the shard they live in. */
+  private byShard(ids: Iterable<string>): Map<Shard, string[]> {
+    const groups = new Map<Shard, string[]>();
+    for (const id of ids) {
+      const shard = this.shardOf.get(id)!;
+      groups.set(shard, [...(groups.get(shard) ?? []), id]);
+    }
+    return groups;
   }
 
   /**
@@ -143,7 +157,8 @@ class Turn {
     while (needUntil > this.leaseUntil) {
       this.renewing ??= (async () => {
         const until = Date.now() + leaseMs(this.env);
-        const held = new Set((await renewLeases(this.env.DB, [...this.unattempted], this.owner, until)).results.map((r) => r.id));
+        const renewed = await Promise.all([...this.byShard(this.unattempted)].map(([shard, ids]) => renewLeases(shard.db, ids, this.owner, until)));
+        const held = new Set(renewed.flatMap((r) => r.results.map((row) => row.id)));
         for (const lost of [...this.unattempted].filter((x) => !held.has(x))) this.unattempted.delete(lost);
         this.leaseUntil = until;
       })().finally(() => (this.renewing = null));
@@ -201,7 +216,17 @@ class Turn {
       const at = this.waitUntil.get(id) ?? this.endedUntil ?? Date.now() + DEFER_SHORT_MS;
       byTime.set(at, [...(byTime.get(at) ?? []), id]);
     }
-    await this.env.DB.batch([...byTime].map(([at, ids]) => deferClaimed(this.env.DB, ids, this.owner, at)));
+    await Promise.all(
+      [...this.byShard(this.unattempted)].map(([shard, ids]) => {
+        const mine = new Set(ids);
+        return shard.db.batch(
+          [...byTime].flatMap(([at, group]) => {
+            const here = group.filter((id) => mine.has(id));
+            return here.length ? [deferClaimed(shard.db, here, this.owner, at)] : [];
+          }),
+        );
+      }),
+    );
     await scheduleRetries(this.env, [...byTime].flatMap(([at, ids]) => ids.map((id) => ({ id, at }))), Date.now());
   }
 }

@@ -3,11 +3,14 @@ import {
   failedDeliveriesSince,
   releaseHeldChunk,
   replayDelivery,
+  destinationStates,
   restartDeliveries,
 } from "../db/deliveries";
+import { destinationsByIds, getDestination, type DestinationRow } from "../db/destinations";
+import { onEveryShard, shardsOf, type Shard } from "../db/shards";
 import type { Env } from "../env";
 import type { DeliveryJob } from "../queue-messages";
-import { deliveryIdFor } from "./routing";
+import { deliveryIdFor, destinationIdOf } from "./routing";
 import { scheduleRetries } from "./schedule-retries";
 
 /**
@@ -33,23 +36,65 @@ async function queueDue(env: Env, rows: readonly { id: string; status: string }[
   return due.length;
 }
 
-/** One chunk of a job; answers what it did and where the next chunk starts (null: done). */
-async function runChunk(env: Env, job: DeliveryJob): Promise<{ queued: number; held: number; next: DeliveryJob | null }> {
-  const now = Date.now();
+interface ShardStep {
+  /** Rows this step took (recovered, released or abandoned). */
+  done: number;
+  /** Deliveries now pending, to queue. */
+  due: { id: string; created_at: number }[];
+  held: number;
+  /** Where a recover's page ended, to go on from. */
+  last?: { created_at: number; id: string };
+}
+
+/** Up to `room` rows of one job in one shard. */
+async function stepIn(shard: Shard, job: DeliveryJob, destination: DestinationRow | null, room: number, now: number): Promise<ShardStep> {
   if (job.job === "recover") {
-    const page = (await failedDeliveriesSince(env.DB, job.destination_id, job.since ?? 0, job.after ?? null, CHUNK)).results;
-    const restarted = page.length ? (await restartDeliveries(env.DB, page.map((r) => r.id), now)).results : [];
-    const queued = await queueDue(env, restarted, now);
+    const page = (await failedDeliveriesSince(shard.db, job.destination_id, job.since ?? 0, job.after ?? null, room)).results;
+    const states = destinationStates(destination ? [destination] : []);
+    const restarted = page.length ? (await restartDeliveries(shard.db, page.map((r) => r.id), now, states)).results : [];
+    const createdAt = new Map(page.map((r) => [r.id, r.created_at]));
+    const due = restarted.filter((r) => r.status === "pending").map((r) => ({ id: r.id, created_at: createdAt.get(r.id)! }));
     const last = page.at(-1);
-    return { queued, held: restarted.length - queued, next: page.length === CHUNK && last ? { ...job, after: { created_at: last.created_at, id: last.id } } : null };
+    return { done: page.length, due, held: restarted.length - due.length, ...(last ? { last: { created_at: last.created_at, id: last.id } } : {}) };
   }
   if (job.job === "release") {
-    const released = (await releaseHeldChunk(env.DB, job.destination_id, now, CHUNK)).results;
-    await scheduleRetries(env, released.map((r) => ({ id: r.id, at: now })), now);
-    return { queued: released.length, held: 0, next: released.length === CHUNK ? job : null };
+    // Paused again since: what is still held waits for the next resume.
+    if (destination?.enabled !== 1) return { done: 0, due: [], held: 0 };
+    const released = (await releaseHeldChunk(shard.db, job.destination_id, now, room)).results;
+    return { done: released.length, due: released, held: 0 };
   }
-  const abandoned = (await abandonOfDestinationChunk(env.DB, job.destination_id, now, CHUNK)).results;
-  return { queued: 0, held: 0, next: abandoned.length === CHUNK ? job : null };
+  return { done: (await abandonOfDestinationChunk(shard.db, job.destination_id, now, room)).results.length, due: [], held: 0 };
+}
+
+/**
+ * One chunk of a job: up to CHUNK rows, from the job's shard onward (a shard
+ * with fewer left hands the rest of the chunk to the next one). What became
+ * due is queued oldest first across the shards. Answers what it did and where
+ * the next chunk starts (null: done).
+ */
+async function runChunk(env: Env, job: DeliveryJob): Promise<{ queued: number; held: number; next: DeliveryJob | null }> {
+  const now = Date.now();
+  const destination = await getDestination(env.DB, job.destination_id);
+  const due: { id: string; created_at: number }[] = [];
+  let held = 0;
+  let taken = 0;
+  let at: DeliveryJob = job;
+  let next: DeliveryJob | null = null;
+  for (const shard of shardsOf(env).slice(job.shard ?? 0)) {
+    const room = CHUNK - taken;
+    const step = await stepIn(shard, at, destination, room, now);
+    taken += step.done;
+    due.push(...step.due);
+    held += step.held;
+    if (step.done === room) {
+      next = { ...at, shard: shard.index, ...(step.last ? { after: step.last } : {}) };
+      break;
+    }
+    at = { ...job, after: undefined };
+  }
+  due.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : 1));
+  await scheduleRetries(env, due.map((d) => ({ id: d.id, at: now })), now);
+  return { queued: due.length, held, next };
 }
 
 /** Runs a job for up to `chunks` chunks, then sends the rest on as a queue message. */
@@ -72,7 +117,8 @@ export async function runJob(env: Env, job: DeliveryJob, chunks = CHUNKS_IN_REQU
 /** `restart` of one delivery (operator retry): answers whether it was queued, or why not. */
 export async function retryDelivery(env: Env, id: string): Promise<{ queued: number } | null> {
   const now = Date.now();
-  const rows = (await restartDeliveries(env.DB, [id], now)).results;
+  const states = destinationStates((await destinationsByIds(env.DB, [destinationIdOf(id)]).all<DestinationRow>()).results);
+  const rows = (await onEveryShard(env, async (shard) => (await restartDeliveries(shard.db, [id], now, states)).results)).flat();
   if (rows.length === 0) return null;
   return { queued: await queueDue(env, rows, now) };
 }
@@ -85,7 +131,7 @@ export async function retryDelivery(env: Env, id: string): Promise<{ queued: num
  */
 export async function replayEvent(
   env: Env,
-  event: { id: string; tenant_id: string },
+  event: { id: string; tenant_id: string; shard: Shard },
   destinationIds: readonly string[],
 ): Promise<{ replayed: string[]; inFlight: string[] }> {
   const now = Date.now();
@@ -96,7 +142,11 @@ export async function replayEvent(
     tenant_id: event.tenant_id,
   }));
   if (rows.length === 0) return { replayed: [], inFlight: [] };
-  const results = await env.DB.batch(rows.map((r) => replayDelivery(env.DB, r, now)));
+  const enabled = new Set(
+    (await destinationsByIds(env.DB, destinationIds).all<DestinationRow>()).results.filter((d) => d.enabled === 1).map((d) => d.id),
+  );
+  const db = event.shard.db;
+  const results = await db.batch(rows.map((r) => replayDelivery(db, r, now, enabled.has(r.destination_id))));
   const replayed = results.flatMap((r) => r.results as { id: string; status: string }[]);
   await queueDue(env, replayed, now);
   const done = new Set(replayed.map((r) => r.id));

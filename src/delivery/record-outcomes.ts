@@ -6,6 +6,7 @@ import {
   recordDestinationOutcome,
   type DestinationRow,
 } from "../db/destinations";
+import type { Shard } from "../db/shards";
 import { countAttempts, HOUR_MS, type AttemptCount } from "../db/stats";
 import { config, type Env } from "../env";
 import { sendAlert } from "./alerts";
@@ -63,12 +64,15 @@ export async function recordOutcomes(
 ): Promise<void> {
   if (outcomes.length === 0) return;
   const now = Date.now();
-  const statements: D1PreparedStatement[] = [];
+  const byShard = new Map<Shard, D1PreparedStatement[]>();
   const health = new Map<string, { succeeded: boolean; failures: number; deads: number }>();
   const gone = new Set<string>();
   for (const o of outcomes) {
-    statements.push(
-      insertAttempt(env.DB, {
+    const db = o.delivery.shard.db;
+    const list = byShard.get(o.delivery.shard) ?? [];
+    byShard.set(o.delivery.shard, list);
+    list.push(
+      insertAttempt(db, {
         delivery_id: o.delivery.id,
         at: o.endedAt - o.result.durationMs,
         status_code: o.result.statusCode,
@@ -77,7 +81,7 @@ export async function recordOutcomes(
         response_body: o.result.responseBody,
       }),
       finishAttempt(
-        env.DB,
+        db,
         transitionOf[o.status as keyof typeof transitionOf],
         {
           id: o.delivery.id,
@@ -96,23 +100,32 @@ export async function recordOutcomes(
     health.set(o.delivery.destination_id, h);
     if (o.gone) gone.add(o.delivery.destination_id);
   }
+  const control: D1PreparedStatement[] = [];
   for (const [id, h] of health) {
-    if (destinations.has(id)) statements.push(recordDestinationOutcome(env.DB, id, h, now));
+    if (destinations.has(id)) control.push(recordDestinationOutcome(env.DB, id, h, now));
   }
-  statements.push(countAttempts(env.DB, attemptCounts(outcomes)));
+  control.push(countAttempts(env.DB, attemptCounts(outcomes)));
   const goneAt = new Date(now).toISOString();
   const goneStatements = [...gone].map((id) =>
     disableDestination(env.DB, id, `destination answered 410 Gone at ${goneAt}`, now),
   );
   const finished = outcomes.filter((o) => (o.status === "delivered" || o.status === "dead") && o.delivery.callid !== null);
-  const results = await batchWithRetries(env.DB, [
-    ...statements,
-    ...goneStatements,
-    ...(finished.length ? [nextInCall(env.DB, finished.map((o) => o.delivery), now)] : []),
-  ]);
+  // The attempts and transitions first, in their shards: they are what keeps
+  // a delivery from being sent twice. The destinations' health and the
+  // counters, in the control database, follow.
+  const waiting = (
+    await Promise.all(
+      [...byShard].map(async ([shard, list]) => {
+        const mine = finished.filter((o) => o.delivery.shard === shard).map((o) => o.delivery);
+        const results = await batchWithRetries(shard.db, [...list, ...(mine.length ? [nextInCall(shard.db, mine, now)] : [])]);
+        return mine.length ? (results.at(-1)!.results as { id: string }[]) : [];
+      }),
+    )
+  ).flat();
+  const results = await batchWithRetries(env.DB, [...control, ...goneStatements]);
 
   const alerts: Promise<void>[] = [];
-  for (const r of results.slice(statements.length, statements.length + goneStatements.length)) {
+  for (const r of results.slice(control.length)) {
     for (const row of r.results as { id: string; tenant_id: string }[]) {
       alerts.push(
         sendAlert(env, "relay.destination.disabled", {
@@ -139,7 +152,6 @@ export async function recordOutcomes(
   }
   ctx.waitUntil(Promise.allSettled(alerts));
 
-  const waiting = finished.length ? (results.at(-1)!.results as { id: string }[]) : [];
   await scheduleRetries(
     env,
     [

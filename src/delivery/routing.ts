@@ -32,6 +32,11 @@ export function deliveryIdFor(eventId: string, destinationId: string): string {
   return `dlv_${eventId.slice("evt_".length)}_${destinationId.slice("dst_".length)}`;
 }
 
+/** The destination a delivery id names (its part after the event's hash). */
+export function destinationIdOf(deliveryId: string): string {
+  return `dst_${deliveryId.slice(deliveryId.indexOf("_", "dlv_".length) + 1)}`;
+}
+
 /** The key range that holds every delivery of an event (`_` is followed by a backtick in code order). */
 export function deliveryRangeOf(eventId: string): [from: string, to: string] {
   const prefix = `dlv_${eventId.slice("evt_".length)}`;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { open, seal } from "../crypto/secret-box";
 import { ERASE_TABLES, erasePage, eraseEventsById, eventsErasePage, type ErasePosition, type EraseTable } from "../db/privacy";
+import { shardAt, shardsOf } from "../db/shards";
 import type { Env } from "../env";
 import { eraseMembers, readMembers } from "../storage/payloads";
 import type { EraseJob } from "../queue-messages";
@@ -22,6 +23,8 @@ interface EraseState {
   tenant_id: string;
   needles: readonly string[];
   table: EraseTable;
+  /** For events: the shard being walked (they are walked one after another). */
+  shard?: number;
   after?: ErasePosition;
 }
 
@@ -42,7 +45,7 @@ export const startErase = (env: Env, tenantId: string, needles: readonly string[
  */
 export async function continueErase(env: Env, job: EraseJob, budgetMs = ERASE_BUDGET_MS): Promise<EraseProgress> {
   const needles = z.array(z.string()).parse(JSON.parse(await open(job.needles_sealed, env)));
-  return eraseFor(env, { tenant_id: job.tenant_id, needles, table: job.table, after: job.after }, budgetMs);
+  return eraseFor(env, { tenant_id: job.tenant_id, needles, table: job.table, shard: job.shard, after: job.after }, budgetMs);
 }
 
 /** Pages until the walk ends or the budget is spent; always at least one page, so that every message makes progress. */
@@ -59,7 +62,7 @@ async function eraseFor(env: Env, start: EraseState, budgetMs: number): Promise<
     } else {
       next = await erasePage(env.DB, at.table, at.tenant_id, at.needles, at.after, ERASE_PAGE);
     }
-    at = next ? { ...at, after: next } : nextTable(at);
+    at = next ? { ...at, after: next } : nextTable(env, at);
   } while (at && Date.now() < deadline);
   if (at) await env.DELIVERIES_QUEUE.send(await jobOf(env, at), { contentType: "json" });
   return { event_ids: eventIds, complete: at === null };
@@ -74,7 +77,8 @@ async function eraseFor(env: Env, start: EraseState, budgetMs: number): Promise<
  * its event already marked erased, never looked at again).
  */
 async function eraseEventsPage(env: Env, at: EraseState): Promise<{ erased: string[]; next: ErasePosition | null }> {
-  const page = await eventsErasePage(env.DB, at.tenant_id, at.needles, at.after, ERASE_PAGE);
+  const db = shardAt(env, at.shard).db;
+  const page = await eventsErasePage(db, at.tenant_id, at.needles, at.after, ERASE_PAGE);
   const inR2 = page.rows.filter((r) => r.payload_ref !== null);
   const bodies = await readMembers(env, inR2.map((r) => r.payload_ref!));
   const toZero: string[] = [];
@@ -87,7 +91,7 @@ async function eraseEventsPage(env: Env, at: EraseState): Promise<{ erased: stri
     if (body !== "erased") toZero.push(r.payload_ref!);
   }
   await eraseMembers(env, toZero);
-  return { erased: await eraseEventsById(env.DB, matched), next: page.next };
+  return { erased: await eraseEventsById(db, matched), next: page.next };
 }
 
 const isDigit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
@@ -106,7 +110,9 @@ export function holdsNumber(text: string, needles: readonly string[]): boolean {
   });
 }
 
-function nextTable(at: EraseState): EraseState | null {
+function nextTable(env: Env, at: EraseState): EraseState | null {
+  const shard = (at.shard ?? 0) + 1;
+  if (at.table === "events" && shard < shardsOf(env).length) return { tenant_id: at.tenant_id, needles: at.needles, table: "events", shard };
   const table = ERASE_TABLES[ERASE_TABLES.indexOf(at.table) + 1];
   return table ? { tenant_id: at.tenant_id, needles: at.needles, table } : null;
 }
@@ -122,5 +128,6 @@ const jobOf = async (env: Env, at: EraseState): Promise<EraseJob> => ({
   tenant_id: at.tenant_id,
   needles_sealed: await seal(JSON.stringify(at.needles), env.ENCRYPTION_KEY),
   table: at.table,
+  ...(at.shard ? { shard: at.shard } : {}),
   ...(at.after ? { after: at.after } : {}),
 });

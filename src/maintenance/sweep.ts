@@ -1,6 +1,8 @@
 import { destinationsWithHeldToRelease, requeueOverdue } from "../db/deliveries";
 import { staleInbox } from "../db/inbox";
-import { expireEventRecords, purgeOlderThan } from "../db/retention";
+import { enabledDestinationIds } from "../db/destinations";
+import { expireEventRecords, purgeControlData, purgeEventData } from "../db/retention";
+import { onEveryShard, shardsOf } from "../db/shards";
 import { listTenants } from "../db/tenants";
 import { OVERDUE_AFTER_MS } from "../delivery/lifecycle";
 import { runJob } from "../delivery/operator";
@@ -36,11 +38,15 @@ export async function sweep(
   const storage = await watchStorage(env, now);
   // Nothing below can be done while D1 refuses writes; the next sweep looks again.
   if (!storage.d1_writable) return { requeued: 0, inbox: 0, releasing: 0, storage };
-  const overdue = await requeueOverdue(env.DB, now - OVERDUE_AFTER_MS, now, SWEEP_LIMIT);
-  await scheduleRetries(env, overdue.results.map((r) => ({ id: r.id, at: now })), now);
+  const overdue = (await onEveryShard(env, async (shard) => (await requeueOverdue(shard.db, now - OVERDUE_AFTER_MS, now, SWEEP_LIMIT)).results)).flat();
+  await scheduleRetries(env, overdue.map((r) => ({ id: r.id, at: now })), now);
 
-  const toRelease = (await destinationsWithHeldToRelease(env.DB, RELEASES_PER_SWEEP)).results;
-  for (const d of toRelease) await runJob(env, { t: "job", job: "release", destination_id: d.id }, 1);
+  const enabled = (await enabledDestinationIds(env.DB)).results.map((d) => d.id);
+  const withHeld = enabled.length
+    ? await onEveryShard(env, async (shard) => (await destinationsWithHeldToRelease(shard.db, enabled, RELEASES_PER_SWEEP)).results.map((d) => d.id))
+    : [];
+  const toRelease = [...new Set(withHeld.flat())].slice(0, RELEASES_PER_SWEEP);
+  for (const id of toRelease) await runJob(env, { t: "job", job: "release", destination_id: id }, 1);
 
   const inbox = await staleInbox(env.DB, now - STALE_INBOX_AFTER_MS, SWEEP_LIMIT);
   for (let i = 0; i < inbox.results.length; i += 100) {
@@ -53,24 +59,27 @@ export async function sweep(
   }
 
   await purge(env, now);
-  return { requeued: overdue.results.length, inbox: inbox.results.length, releasing: toRelease.length, storage };
+  return { requeued: overdue.length, inbox: inbox.results.length, releasing: toRelease.length, storage };
 }
 
 async function purge(env: Env, now: number): Promise<void> {
   const cfg = config(env);
   const before = now - cfg.RETENTION_DAYS * 86_400_000;
-  for (let round = 0; round < PURGE_ROUNDS; round++) {
-    const results = await purgeOlderThan(env.DB, before, PURGE_BATCH);
-    if (results.every((r) => (r.meta.changes ?? 0) < PURGE_BATCH)) break;
+  const full = (results: D1Result[]) => results.some((r) => (r.meta.changes ?? 0) >= PURGE_BATCH);
+  for (const db of [env.DB, ...shardsOf(env).map((s) => s.db)]) {
+    const purge = db === env.DB ? purgeControlData : purgeEventData;
+    for (let round = 0; round < PURGE_ROUNDS && full(await purge(db, before, PURGE_BATCH)); round++);
   }
   await deletePayloadsBefore(env, before, PAYLOAD_OBJECTS_PER_SWEEP);
   const recordsBefore = now - cfg.METADATA_RETENTION_DAYS * 86_400_000;
   for (let after = ""; ; ) {
     const tenants = (await listTenants(env.DB, after, 100)).results;
     for (const t of tenants) {
-      for (let round = 0; round < PURGE_ROUNDS; round++) {
-        const [, , events] = await expireEventRecords(env.DB, t.id, recordsBefore, PURGE_BATCH);
-        if ((events!.meta.changes ?? 0) < PURGE_BATCH) break;
+      for (const shard of shardsOf(env)) {
+        for (let round = 0; round < PURGE_ROUNDS; round++) {
+          const [, , events] = await expireEventRecords(shard.db, t.id, recordsBefore, PURGE_BATCH);
+          if ((events!.meta.changes ?? 0) < PURGE_BATCH) break;
+        }
       }
     }
     if (tenants.length < 100) return;

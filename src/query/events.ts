@@ -1,6 +1,7 @@
 import { attemptsOf, type AttemptRow } from "../db/attempts";
 import { deliveriesOfEvent, type DeliveryRow } from "../db/deliveries";
 import { getEvent, listEvents, type EventFilters, type EventRow } from "../db/events";
+import { findInShards, mergeNewestFirst, onEveryShard, type Shard } from "../db/shards";
 import { deliveryRangeOf } from "../delivery/routing";
 import type { Env } from "../env";
 import { payloadStateOf, readPayload } from "../storage/payloads";
@@ -31,16 +32,17 @@ export interface EventDetail {
   deliveries: DeliveryWithAttempts[];
 }
 
-/** Stored events matching the filters, newest first. */
+/** Stored events matching the filters, newest first, merged over every shard. */
 export async function searchEvents(env: Env, filters: EventFilters, after: EventPosition | null, limit: number): Promise<Page<EventSummary, EventPosition>> {
   const now = Date.now();
-  const rows = (await listEvents(env.DB, filters, after, limit + 1)).results.map((e) => ({ ...e, payload_state: payloadStateOf(env, e, now) }));
+  const pages = await onEveryShard(env, async (shard) => (await listEvents(shard.db, filters, after, limit + 1)).results);
+  const rows = mergeNewestFirst(pages, (e) => [e.received_at, e.id], limit).map((e) => ({ ...e, payload_state: payloadStateOf(env, e, now) }));
   return pageOf(rows, limit, (e) => ({ received_at: e.received_at, id: e.id }));
 }
 
-/** The stored event row (payload not read), or null when unknown or expired. */
-export async function findEvent(env: Env, id: string): Promise<EventRow | null> {
-  return getEvent(env.DB, id);
+/** The stored event row (payload not read) and its shard, or null when unknown or expired. */
+export function findEvent(env: Env, id: string): Promise<(EventRow & { shard: Shard }) | null> {
+  return findInShards(env, (shard) => getEvent(shard.db, id));
 }
 
 /** The body of a stored event, or null when it is purged or erased. */
@@ -48,10 +50,11 @@ export const payloadOf = (env: Env, event: EventRow) => readPayload(env, event);
 
 /** An event with its body and every delivery and attempt, or null when unknown or expired. */
 export async function eventDetail(env: Env, id: string): Promise<EventDetail | null> {
-  const event = await getEvent(env.DB, id);
-  if (!event) return null;
-  const deliveries = (await deliveriesOfEvent(env.DB, deliveryRangeOf(event.id))).results;
-  const attempts = deliveries.length ? (await attemptsOf(env.DB, deliveries.map((d) => d.id))).results : [];
+  const found = await findEvent(env, id);
+  if (!found) return null;
+  const { shard, ...event } = found;
+  const deliveries = (await deliveriesOfEvent(shard.db, deliveryRangeOf(event.id))).results;
+  const attempts = deliveries.length ? (await attemptsOf(shard.db, deliveries.map((d) => d.id))).results : [];
   const payload = await readPayload(env, event);
   const state = payloadStateOf(env, event);
   const { payload: _held, ...summary } = event;

@@ -1,4 +1,5 @@
-import { hourlyStats, type AttemptTrigger } from "../db/stats";
+import { onEveryShard } from "../db/shards";
+import { hourlyAttempts, hourlyReceived, type AttemptTrigger } from "../db/stats";
 import type { Env } from "../env";
 
 export interface OutcomeCounts {
@@ -22,20 +23,23 @@ const zero = (): OutcomeCounts => ({ delivered: 0, failed: 0, dead: 0 });
  * Hours with nothing are left out.
  */
 export async function hourlyCounts(env: Env, tenant: string | null, since: number, until: number): Promise<HourCounts[]> {
-  const [events, attempts] = await hourlyStats(env.DB, tenant, since, until);
+  const [received, attempts] = await Promise.all([
+    onEveryShard(env, async (shard) => (await hourlyReceived(shard.db, tenant, since, until)).results),
+    hourlyAttempts(env.DB, tenant, since, until),
+  ]);
   const hours = new Map<number, HourCounts>();
   const bucket = (hour: number) => {
     let b = hours.get(hour);
     if (!b) hours.set(hour, (b = { hour, received: 0, ...zero(), by_trigger: { first: zero(), retry: zero(), operator: zero() } }));
     return b;
   };
-  for (const r of events!.results) bucket(r.hour).received += r.n;
-  for (const r of attempts!.results) {
+  for (const r of received.flat()) bucket(r.hour).received += r.n;
+  for (const r of attempts.results) {
     // A 410 (held) is not one of the three outcomes counted.
     if (r.outcome !== "delivered" && r.outcome !== "failed" && r.outcome !== "dead") continue;
     const b = bucket(r.hour);
     b[r.outcome] += r.n;
-    b.by_trigger[r.trigger!][r.outcome] += r.n;
+    b.by_trigger[r.trigger][r.outcome] += r.n;
   }
   return [...hours.values()].sort((a, b) => a.hour - b.hour);
 }

@@ -1,4 +1,5 @@
 import { insertDeadLetter } from "../db/dead-letters";
+import { shardsOf } from "../db/shards";
 import { probeWrite } from "../db/storage-probe";
 import { sendAlert } from "../delivery/alerts";
 import type { Env } from "../env";
@@ -96,9 +97,10 @@ function sendBatches(messages: readonly CallbackMessage[]): CallbackMessage[][] 
   return batches;
 }
 
+/** The control database and every shard take a write. */
 async function d1TakesWrites(env: Env, now: number): Promise<boolean> {
   try {
-    await probeWrite(env.DB, now);
+    await Promise.all([probeWrite(env.DB, now), ...shardsOf(env).filter((s) => s.db !== env.DB).map((s) => probeWrite(s.db, now))]);
     return true;
   } catch {
     return false;
@@ -176,14 +178,14 @@ export async function degraded(env: Env): Promise<string[]> {
 }
 
 /** `relay.storage.nearly_full` when a write leaves the database past NEARLY_FULL_SHARE of its limit, at most once a day. */
-export async function checkSize(env: Env, sizeAfter: number | undefined, now: number): Promise<void> {
+export async function checkSize(env: Env, database: string, sizeAfter: number | undefined, now: number): Promise<void> {
   if (sizeAfter === undefined || sizeAfter < D1_MAX_BYTES * NEARLY_FULL_SHARE) return;
-  const key = "state/nearly-full.json";
+  const key = `state/nearly-full-${database}.json`;
   const last = await env.STORE.get(key);
   if (last && now - ((await last.json()) as { at: number }).at < 86_400_000) return;
   await env.STORE.put(key, JSON.stringify({ at: now }));
   await sendAlert(env, "relay.storage.nearly_full", {
-    database: "DB",
+    database,
     size_bytes: sizeAfter,
     limit_bytes: D1_MAX_BYTES,
   });
