@@ -46,7 +46,7 @@ const list = createRoute({
 const TOKEN_GRACE_SECONDS = 86_400;
 
 const rotateBody = z
-  .object({
+  .strictObject({
     grace_seconds: z
       .int()
       .min(0)
