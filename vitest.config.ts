@@ -27,6 +27,7 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup.ts"],
+      globalSetup: ["./test/local-servers.mjs"],
       testTimeout: 30_000,
     },
   };

@@ -13,17 +13,37 @@ import { parseArgs } from "node:util";
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-const { values } = parseArgs({
-  options: {
-    url: { type: "string" },
-    token: { type: "string" },
-    fixtures: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "test", "fixtures", "families") },
-  },
-});
-if (!values.url || !values.token) {
-  console.error("usage: npm run simulate -- --url <ingest URL base, e.g. http://127.0.0.1:8787/v1/callbacks/acme> --token <ingest token>");
+const USAGE = `usage: npm run simulate -- --url <ingest URL base> --token <ingest token> [--fixtures DIR]
+  --url URL        the tenant's callback base, without the kind, e.g. http://127.0.0.1:8787/v1/callbacks/acme
+  --token TOKEN    the tenant's ingest_token (from POST /v1/admin/tenants)
+  --fixtures DIR   the callbacks to send (default test/fixtures/families)
+  -h, --help       this text
+Exits 1 when any answer was not the expected one, 2 on a usage error.`;
+
+function usageError(message) {
+  console.error(`${message}\n\n${USAGE}`);
   process.exit(2);
 }
+
+let values;
+try {
+  values = parseArgs({
+    options: {
+      url: { type: "string" },
+      token: { type: "string" },
+      fixtures: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "test", "fixtures", "families") },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  }).values;
+} catch (err) {
+  usageError(err.message);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!values.url || !values.token) usageError("--url and --token are required");
 const base = values.url.replace(/\/+$/, "");
 
 /** `pds-agent-status.full.json` goes to `pds`; every other fixture to the kind its name starts with. */

@@ -13,6 +13,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { onError, onMethodNotAllowed, onNotFound } from "./http/errors";
 import { requestId } from "./http/request-id";
 import { securityHeaders } from "./http/security-headers";
+import { registerWebhookDocs } from "./delivery/openapi";
 import { registerIngestDocs } from "./ingest/openapi";
 import { ingestRoutes } from "./ingest/route";
 import { degraded } from "./storage/outage";
@@ -29,6 +30,7 @@ export function buildApp() {
   }
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
   registerIngestDocs(app.openAPIRegistry);
+  registerWebhookDocs(app.openAPIRegistry);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -36,8 +38,30 @@ export function buildApp() {
       version: "0.1.0",
       description:
         "Takes AiRudder callbacks, stores each once, and delivers signed events (Standard Webhooks) to every CRM a tenant configured. " +
-        "A path asked with a method it does not serve answers 405 method_not_allowed with an Allow header.",
+        "A path asked with a method it does not serve answers 405 method_not_allowed with an Allow header. " +
+        "`webhooks` describes what the relay sends: to each destination, and to ALERT_WEBHOOK_URL.",
     },
+    servers: [
+      { url: "http://127.0.0.1:8787", description: "local: `npm start` (PORT, default 8787)" },
+      {
+        url: "https://{worker}.{subdomain}.workers.dev",
+        description: "deployed with `wrangler deploy` (or your route / custom domain)",
+        variables: { worker: { default: "airudder-relay" }, subdomain: { default: "your-subdomain" } },
+      },
+    ],
+    tags: [
+      { name: "Ingest", description: "AiRudder → relay: one URL per callback kind, authenticated by the tenant's ingest token" },
+      { name: "Tenants", description: "tenants and their ingest tokens" },
+      { name: "Destinations", description: "the CRM webhooks a tenant's events go to" },
+      { name: "Events", description: "stored callbacks, and replay" },
+      { name: "Deliveries", description: "one event to one destination, with every attempt" },
+      { name: "Quarantine", description: "callbacks refused by their schema, kept raw" },
+      { name: "Stats", description: "hourly counts" },
+      { name: "Privacy", description: "erasing a phone number" },
+      { name: "Health", description: "whether ingest can take callbacks" },
+      { name: "Outbound events", description: "relay → CRM: what each destination receives (webhooks)" },
+      { name: "Operational alerts", description: "relay → ALERT_WEBHOOK_URL (webhooks)" },
+    ],
   });
   app.onError(onError);
   app.notFound(onNotFound);

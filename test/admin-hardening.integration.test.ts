@@ -154,6 +154,17 @@ describe("admin request bodies", () => {
     ]);
     expect((await admin("GET", `/v1/admin/destinations/${dest.id}`)).body.url).toBe("https://crm.example.com/");
   });
+
+  it("names an unknown field in the 400 when rotating a token or replaying, rather than ignoring a typo", async () => {
+    const tenant = await createTenant();
+    // A misspelled grace_seconds ignored would leave the old token working for a day.
+    const rotate = await admin<ErrorBody>("POST", `/v1/admin/tenants/${tenant.id}/rotate-token`, { grace_second: 0 });
+    expect(rotate.status).toBe(400);
+    expect(JSON.stringify(rotate.body.error.issues)).toContain("grace_second");
+    const replay = await admin<ErrorBody>("POST", `/v1/admin/events/evt_${"0".repeat(64)}/replay`, { destinaton_id: "dst_x" });
+    expect(replay.status).toBe(400);
+    expect(JSON.stringify(replay.body.error.issues)).toContain("destinaton_id");
+  });
 });
 
 describe("a wrong method on a route that exists", () => {

@@ -14,3 +14,13 @@ declare global {
   }
 }
 
+
+declare module "vitest" {
+  /** What test/local-servers.mjs starts on 127.0.0.1 for the network-error tests. */
+  export interface ProvidedContext {
+    /** A TCP server that accepts connections and never answers. */
+    silentPort: number;
+    /** A plain-HTTP server (a TLS handshake with it fails). */
+    plainHttpPort: number;
+  }
+}

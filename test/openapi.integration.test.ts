@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { eventTypes } from "../src/callbacks/families";
 import { call } from "./helpers";
 
 /** Every route of CONTRACT.md §2 and §3, as the contract writes it. */
@@ -58,9 +59,20 @@ const EVENT_TYPES = [
   "airudder.generic",
 ];
 
+const ALERT_TYPES = [
+  "relay.destination.disabled",
+  "relay.delivery.dead",
+  "relay.storage.unavailable",
+  "relay.storage.recovered",
+  "relay.storage.nearly_full",
+];
+
 interface Operation {
+  operationId?: string;
+  tags?: string[];
+  summary?: string;
   security?: Record<string, string[]>[];
-  parameters?: { name: string; in: string }[];
+  parameters?: { name: string; in: string; required?: boolean }[];
   requestBody?: { content: Record<string, { schema: { $ref?: string } }> };
   responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }>;
 }
@@ -68,6 +80,9 @@ interface Doc {
   openapi: string;
   info: { title: string; version: string };
   paths: Record<string, Record<string, Operation>>;
+  webhooks: Record<string, Record<string, Operation>>;
+  servers: { url: string; variables?: Record<string, { default: string }> }[];
+  tags: { name: string }[];
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
 }
 
@@ -175,5 +190,62 @@ describe("GET /openapi.json", () => {
     for (const status of ["pending", "delivered", "failed", "dead", "held"]) expect(text).toContain(`"${status}"`);
     const destination = JSON.stringify(doc.components.schemas.Destination);
     for (const type of EVENT_TYPES) expect(destination).toContain(`"${type}"`);
+  });
+
+  it("names every operation with a unique camelCase operationId, a declared tag and a summary", () => {
+    const declared = new Set(doc.tags.map((t) => t.name));
+    const ops = [...Object.entries(doc.paths), ...Object.entries(doc.webhooks)].flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ where: `${method.toUpperCase()} ${path}`, op })),
+    );
+    expect(ops.length).toBeGreaterThan(CONTRACT_ROUTES.length);
+    for (const { where, op } of ops) {
+      expect(op.operationId, where).toMatch(/^[a-z][a-zA-Z0-9]*$/);
+      expect(op.tags?.length, where).toBeGreaterThan(0);
+      for (const tag of op.tags!) expect(declared, `${where} has undeclared tag ${tag}`).toContain(tag);
+      expect(op.summary?.trim(), where).toBeTruthy();
+    }
+    const ids = ops.map((o) => o.op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("gives generated clients the contract's names", () => {
+    expect(operation(doc, "GET /v1/admin/events")?.operationId).toBe("listEvents");
+    expect(operation(doc, "POST /v1/admin/events/{id}/replay")?.operationId).toBe("replayEvent");
+    expect(operation(doc, "POST /v1/admin/deliveries/{id}/retry")?.operationId).toBe("retryDelivery");
+    expect(operation(doc, "POST /v1/callbacks/{tenant}/inbound-call-end")?.operationId).toBe("ingestInboundCallEnd");
+  });
+
+  it("names a local and a deployed server", () => {
+    expect(doc.servers.map((s) => s.url)).toEqual(["http://127.0.0.1:8787", "https://{worker}.{subdomain}.workers.dev"]);
+    expect(doc.servers[1]!.variables).toEqual({ worker: { default: "airudder-relay" }, subdomain: { default: "your-subdomain" } });
+  });
+
+  it("describes, as webhooks, every event type a CRM receives and every alert, with the signature headers", () => {
+    expect(Object.keys(doc.webhooks).sort()).toEqual([...eventTypes, ...ALERT_TYPES].sort());
+    expect([...eventTypes].sort()).toEqual([...EVENT_TYPES].sort());
+    for (const [type, item] of Object.entries(doc.webhooks)) {
+      const op = item.post!;
+      const headers = (op.parameters ?? []).filter((p) => p.in === "header");
+      expect(headers.map((h) => h.name).sort(), type).toEqual(["webhook-id", "webhook-signature", "webhook-timestamp"]);
+      const ref = op.requestBody?.content["application/json"]?.schema.$ref;
+      expect(ref, type).toMatch(/^#\/components\/schemas\//);
+      const schema = doc.components.schemas[ref!.slice("#/components/schemas/".length)] as {
+        required: string[];
+        properties: Record<string, { const?: string; enum?: string[]; $ref?: string }>;
+      };
+      const literal = schema.properties.type!;
+      expect(literal.const ?? literal.enum?.[0], type).toBe(type);
+      const envelope = type.startsWith("relay.") ? ["id", "type", "tenant", "received_at", "created_at", "data"] : ["id", "type", "tenant", "received_at", "data"];
+      expect(schema.required.sort(), type).toEqual(envelope.sort());
+    }
+    const dataOf = (type: string) => {
+      const ref = doc.webhooks[type]!.post!.requestBody!.content["application/json"]!.schema.$ref!;
+      return (doc.components.schemas[ref.slice("#/components/schemas/".length)] as { properties: { data: { $ref?: string } } }).properties.data.$ref;
+    };
+    expect(dataOf("airudder.inbound.transfer")).toBe("#/components/schemas/InboundTransfer");
+    expect(dataOf("airudder.pds.contact_status")).toBe("#/components/schemas/PdsContactStatus");
+    expect(dataOf("relay.delivery.dead")).toBe("#/components/schemas/DeliveryDeadAlertData");
+    expect(doc.webhooks["relay.storage.recovered"]!.post!.parameters!.find((p) => p.name === "webhook-signature")?.required).toBeFalsy();
+    expect(doc.webhooks["airudder.generic"]!.post!.parameters!.find((p) => p.name === "webhook-signature")?.required).toBe(true);
   });
 });

@@ -10,6 +10,9 @@ import { deliverySchema, deliveryStatus, errorSchema, viewDelivery } from "./vie
 const list = createRoute({
   method: "get",
   path: "/v1/admin/deliveries",
+  operationId: "listDeliveries",
+  tags: ["Deliveries"],
+  summary: "List deliveries by status, tenant or destination",
   security,
   request: {
     query: z.object({
@@ -25,6 +28,9 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/admin/deliveries/{id}",
+  operationId: "getDelivery",
+  tags: ["Deliveries"],
+  summary: "Get a delivery with its attempts",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: { 200: jsonContent(deliverySchema, "one delivery with its attempts"), ...errors },
@@ -33,6 +39,9 @@ const get = createRoute({
 const retry = createRoute({
   method: "post",
   path: "/v1/admin/deliveries/{id}/retry",
+  operationId: "retryDelivery",
+  tags: ["Deliveries"],
+  summary: "Try a dead or failed delivery again from the start of the schedule",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: {

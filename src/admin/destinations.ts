@@ -43,6 +43,9 @@ const withSecret = destinationSchema.extend({ secret: z.string().openapi({ descr
 const create = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{id}/destinations",
+  operationId: "createDestination",
+  tags: ["Destinations"],
+  summary: "Add a destination (a CRM webhook) to a tenant; its signing secret is shown once",
   security,
   request: { params: z.object({ id: z.string() }), body: jsonBody(createBody) },
   responses: { 201: jsonContent(withSecret, "the destination and its signing secret"), ...errors },
@@ -51,6 +54,9 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/v1/admin/tenants/{id}/destinations",
+  operationId: "listDestinations",
+  tags: ["Destinations"],
+  summary: "List a tenant's destinations",
   security,
   request: { params: z.object({ id: z.string() }), query: z.object(listQuery) },
   responses: { 200: jsonContent(pageSchema(destinationSchema), "the tenant's destinations"), ...errors },
@@ -59,6 +65,9 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/admin/destinations/{id}",
+  operationId: "getDestination",
+  tags: ["Destinations"],
+  summary: "Get a destination",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: { 200: jsonContent(destinationSchema, "one destination"), ...errors },
@@ -67,6 +76,9 @@ const get = createRoute({
 const patch = createRoute({
   method: "patch",
   path: "/v1/admin/destinations/{id}",
+  operationId: "updateDestination",
+  tags: ["Destinations"],
+  summary: "Change a destination (pause, resume, URL, filters…)",
   security,
   request: { params: z.object({ id: z.string() }), body: jsonBody(patchBody) },
   responses: {
@@ -78,6 +90,9 @@ const patch = createRoute({
 const remove = createRoute({
   method: "delete",
   path: "/v1/admin/destinations/{id}",
+  operationId: "deleteDestination",
+  tags: ["Destinations"],
+  summary: "Remove a destination",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: { 204: { description: "removed; its undelivered deliveries become dead" }, ...errors },
@@ -86,6 +101,9 @@ const remove = createRoute({
 const rotate = createRoute({
   method: "post",
   path: "/v1/admin/destinations/{id}/rotate-secret",
+  operationId: "rotateDestinationSecret",
+  tags: ["Destinations"],
+  summary: "Rotate a destination's signing secret, the old one signing too for a grace period",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: {
@@ -100,6 +118,9 @@ const rotate = createRoute({
 const recover = createRoute({
   method: "post",
   path: "/v1/admin/destinations/{id}/recover",
+  operationId: "recoverDestination",
+  tags: ["Destinations"],
+  summary: "Try again every failed or dead delivery to a destination since a time",
   security,
   request: { params: z.object({ id: z.string() }), body: jsonBody(z.strictObject({ since: timeParam.pipe(z.number()) })) },
   responses: {

@@ -14,6 +14,9 @@ import { errorSchema, eventDetailSchema, eventSummarySchema, viewDelivery, viewE
 const list = createRoute({
   method: "get",
   path: "/v1/admin/events",
+  operationId: "listEvents",
+  tags: ["Events"],
+  summary: "Search stored events, newest first",
   security,
   request: {
     query: z.object({
@@ -35,6 +38,9 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/admin/events/{id}",
+  operationId: "getEvent",
+  tags: ["Events"],
+  summary: "Get an event with its payload, deliveries and attempts",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: { 200: jsonContent(eventDetailSchema, "the event, its payload, its deliveries and their attempts"), ...errors },
@@ -70,6 +76,9 @@ async function replayRequest(text: string): Promise<z.infer<typeof replayBody>> 
 const replay = createRoute({
   method: "post",
   path: "/v1/admin/events/{id}/replay",
+  operationId: "replayEvent",
+  tags: ["Events"],
+  summary: "Deliver an event again, to every destination or one",
   security,
   request: {
     params: z.object({ id: z.string() }),

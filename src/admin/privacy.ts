@@ -6,6 +6,9 @@ import { errors, jsonBody, jsonContent, notFound, router, security } from "./rou
 const erase = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{id}/erase",
+  operationId: "erasePhone",
+  tags: ["Privacy"],
+  summary: "Erase every stored payload of a tenant holding a phone number",
   security,
   request: {
     params: z.object({ id: z.string() }),

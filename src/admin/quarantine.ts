@@ -12,6 +12,9 @@ import { errorSchema, quarantineSchema, viewQuarantine } from "./views";
 const list = createRoute({
   method: "get",
   path: "/v1/admin/quarantine",
+  operationId: "listQuarantine",
+  tags: ["Quarantine"],
+  summary: "List callbacks refused by their schema, with their issues",
   security,
   request: { query: z.object({ ...listQuery, tenant: z.string().optional() }) },
   responses: { 200: jsonContent(pageSchema(quarantineSchema), "refused callbacks with their issues, newest first"), ...errors },
@@ -20,6 +23,9 @@ const list = createRoute({
 const get = createRoute({
   method: "get",
   path: "/v1/admin/quarantine/{id}",
+  operationId: "getQuarantined",
+  tags: ["Quarantine"],
+  summary: "Get a refused callback with its raw body",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: { 200: jsonContent(quarantineSchema, "one refused callback with its raw body"), ...errors },
@@ -28,6 +34,9 @@ const get = createRoute({
 const replay = createRoute({
   method: "post",
   path: "/v1/admin/quarantine/{id}/replay",
+  operationId: "replayQuarantined",
+  tags: ["Quarantine"],
+  summary: "Validate a refused callback again and accept it if it now passes",
   security,
   request: { params: z.object({ id: z.string() }) },
   responses: {

@@ -23,6 +23,9 @@ const hour = z
 const stats = createRoute({
   method: "get",
   path: "/v1/admin/stats",
+  operationId: "getStats",
+  tags: ["Stats"],
+  summary: "Per-hour counts of events received and deliveries delivered, failed and dead",
   security,
   request: { query: z.object({ tenant: z.string().optional(), since: timeParam, until: timeParam }) },
   responses: {

@@ -19,6 +19,9 @@ const createdTenant = tenantSchema
 const create = createRoute({
   method: "post",
   path: "/v1/admin/tenants",
+  operationId: "createTenant",
+  tags: ["Tenants"],
+  summary: "Create a tenant; its ingest token is shown once",
   security,
   request: { body: jsonBody(z.strictObject({ id: tenantId, name: z.string().min(1).max(200).optional() })) },
   responses: {
@@ -31,6 +34,9 @@ const create = createRoute({
 const list = createRoute({
   method: "get",
   path: "/v1/admin/tenants",
+  operationId: "listTenants",
+  tags: ["Tenants"],
+  summary: "List tenants",
   security,
   request: { query: z.object(listQuery) },
   responses: { 200: jsonContent(pageSchema(tenantSchema), "tenants by id"), ...errors },
@@ -40,7 +46,7 @@ const list = createRoute({
 const TOKEN_GRACE_SECONDS = 86_400;
 
 const rotateBody = z
-  .object({
+  .strictObject({
     grace_seconds: z
       .int()
       .min(0)
@@ -62,6 +68,9 @@ const rotatedTenant = createdTenant
 const rotate = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{id}/rotate-token",
+  operationId: "rotateIngestToken",
+  tags: ["Tenants"],
+  summary: "Rotate a tenant's ingest token, the previous one kept for a grace period",
   description:
     "Issues a new ingest token, valid at once in every Worker isolate. The previous token keeps working for `grace_seconds` " +
     "(default one day), so AiRudder's callback URLs can be changed without losing callbacks; `0` ends it now " +

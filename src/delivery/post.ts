@@ -1,3 +1,5 @@
+import { cloudflareOriginError, describeNetworkError, needsProbe, probeTcp } from "./network-error";
+
 /** What one HTTP attempt came to. */
 export interface AttemptResult {
   statusCode: number | null;
@@ -40,7 +42,7 @@ async function readHead(response: Response, maxBytes: number): Promise<string | 
  * POSTs once, never following redirects (a redirect could point inside a
  * private network) and never waiting longer than `timeoutMs` for the answer
  * and the head of its body. A network error or timeout is a result, not an
- * exception.
+ * exception, and its `error` says what happened (see network-error.ts).
  */
 export async function postOnce(
   url: string,
@@ -56,18 +58,26 @@ export async function postOnce(
     return {
       statusCode: response.status,
       durationMs: Date.now() - started,
-      error: null,
+      error: cloudflareOriginError(response.status, responseBody),
       responseBody,
       retryAfter: response.headers.get("retry-after"),
     };
   } catch (err) {
-    const timedOut = signal.aborted;
+    const durationMs = Date.now() - started;
     return {
       statusCode: null,
-      durationMs: Date.now() - started,
-      error: timedOut ? `timed out after ${timeoutMs} ms` : `network error: ${err instanceof Error ? err.message : String(err)}`,
+      durationMs,
+      error: signal.aborted ? `timed out after ${timeoutMs} ms` : await explain(url, err, timeoutMs - durationMs),
       responseBody: null,
       retryAfter: null,
     };
   }
+}
+
+/** The cause of a fetch that threw, probing the destination within the attempt's remaining time. */
+async function explain(url: string, err: unknown, remainingMs: number): Promise<string> {
+  const message = err instanceof Error ? err.message : String(err);
+  const target = new URL(url);
+  const probe = needsProbe(message) ? await probeTcp(target, remainingMs) : "unknown";
+  return describeNetworkError(message, target, probe);
 }

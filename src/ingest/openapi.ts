@@ -15,6 +15,9 @@ const bodyByKind = {
   any: z.union([inboundTransferSchema, inboundCallEndSchema, pdsSchema, qaReportSchema, workflowSchema, jsonObject]),
 };
 
+/** `inbound-call-end` → `ingestInboundCallEnd`: stable names for generated clients. */
+const operationIdOf = (kind: string) => "ingest" + kind.replace(/(^|-)([a-z])/g, (_, _dash: string, c: string) => c.toUpperCase());
+
 const error = (description: string) => ({ description, content: { "application/json": { schema: errorSchema } } });
 
 /**
@@ -29,6 +32,8 @@ export function registerIngestDocs(registry: OpenAPIHono["openAPIRegistry"]): vo
     registry.registerPath({
       method: "post",
       path: `/v1/callbacks/{tenant}/${kind}`,
+      operationId: operationIdOf(kind),
+      tags: ["Ingest"],
       summary: `An AiRudder callback of kind ${kind}`,
       description:
         "Answers 200 only once the callback is durably handed to the Queue. The same body sent again gets the same event_id." +
@@ -57,6 +62,8 @@ export function registerIngestDocs(registry: OpenAPIHono["openAPIRegistry"]): vo
   registry.registerPath({
     method: "get",
     path: "/healthz",
+    operationId: "getHealth",
+    tags: ["Health"],
     summary: "Whether ingest can take callbacks, and what is degraded",
     responses: {
       200: {
