@@ -44,6 +44,8 @@ export function Page(props: { title: string; scope: Scope | null; current?: stri
         <meta name="referrer" content="no-referrer" />
         <title>{`${props.title} · ${heading}`}</title>
         <link rel="stylesheet" href="/dashboard.css" />
+        {/* No icon: without this a browser asks for /favicon.ico, which the relay does not serve. */}
+        <link rel="icon" href="data:," />
       </head>
       <body>
         <header class="top">

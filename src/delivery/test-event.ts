@@ -43,7 +43,7 @@ const samples: Record<EventType, object> = {
   "airudder.pds.unknown": { type: "TestOnly", body: { note: "a PDS callback type the relay does not know yet" } },
   "airudder.qa.report": {
     TaskID: "QA-test-0001",
-    Sign: "00000000000000000000000000000000",
+    Sign: "6125d8e86873a3326dd783e0afc34c20",
     QADetail: [{ Recordingid: "rec_test_0001", Scores: [{ CheckPointType: "SOP", Channel: "1", Score: "2/2" }] }],
   },
   "airudder.workflow.status": { workflow_id: "wf_test_0001", status: "completed" },
