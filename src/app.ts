@@ -2,12 +2,15 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { adminAuth } from "./admin/auth";
 import { adminBodyLimit } from "./admin/body-limit";
 import { deliveryRoutes } from "./admin/deliveries";
+import { destinationTestRoutes } from "./admin/destination-test";
 import { destinationRoutes } from "./admin/destinations";
 import { eventRoutes } from "./admin/events";
+import { portalLinkRoutes } from "./admin/portal-link";
 import { privacyRoutes } from "./admin/privacy";
 import { quarantineRoutes } from "./admin/quarantine";
 import { statsRoutes } from "./admin/stats";
 import { tenantRoutes } from "./admin/tenants";
+import { dashboardStylesheet, operatorPages, portalPages } from "./dashboard";
 import type { AppEnv } from "./http/app-env";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { onError, onMethodNotAllowed, onNotFound } from "./http/errors";
@@ -25,9 +28,13 @@ export function buildApp() {
   // 200 while ingest can take callbacks (it needs the Queue, not D1); says what is degraded.
   app.get("/healthz", async (c) => c.json({ ok: true, degraded: await degraded(c.env) }));
   app.route("/", ingestRoutes);
-  for (const routes of [tenantRoutes, destinationRoutes, eventRoutes, deliveryRoutes, quarantineRoutes, statsRoutes, privacyRoutes]) {
+  for (const routes of [tenantRoutes, portalLinkRoutes, destinationRoutes, destinationTestRoutes, eventRoutes, deliveryRoutes, quarantineRoutes, statsRoutes, privacyRoutes]) {
     app.route("/", routes);
   }
+  // The operator's dashboard and the tenant portal: HTML pages with sessions of their own, never the admin API's bearer token.
+  app.get("/dashboard.css", dashboardStylesheet);
+  app.route("/", operatorPages);
+  app.route("/", portalPages);
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
   registerIngestDocs(app.openAPIRegistry);
   registerWebhookDocs(app.openAPIRegistry);

@@ -3,6 +3,7 @@ import { deliveryDetail, findDelivery, searchDeliveries } from "../query/deliver
 import { decodeCursor, listQuery, pageBody, pageSchema } from "./pagination";
 import { retryDelivery } from "../delivery/operator";
 import { transitions } from "../delivery/lifecycle";
+import type { Env } from "../env";
 import { RelayError } from "../http/errors";
 import { errors, jsonContent, notFound, router, security } from "./router";
 import { deliverySchema, deliveryStatus, errorSchema, viewDelivery } from "./views";
@@ -51,6 +52,18 @@ const retry = createRoute({
   },
 });
 
+/** Tries a dead or failed delivery again from the start of the schedule (shared by the admin API, the dashboard and the portal). */
+export async function retryStoredDelivery(env: Env, id: string) {
+  const delivery = (await findDelivery(env, id)) ?? notFound("delivery");
+  const from: readonly string[] = transitions.restart.from;
+  if (!from.includes(delivery.status)) {
+    throw new RelayError("conflict", `only a ${from.join(" or ")} delivery can be retried; this one is ${delivery.status}`);
+  }
+  const result = await retryDelivery(env, delivery.id);
+  if (!result) throw new RelayError("conflict", "an attempt of this delivery is in flight; retry once it is recorded");
+  return result;
+}
+
 export const deliveryRoutes = router()
   .openapi(list, async (c) => {
     const { limit, cursor, ...filters } = c.req.valid("query");
@@ -61,13 +74,4 @@ export const deliveryRoutes = router()
     const detail = (await deliveryDetail(c.env, c.req.valid("param").id)) ?? notFound("delivery");
     return c.json(viewDelivery(detail.delivery, detail.attempts), 200);
   })
-  .openapi(retry, async (c) => {
-    const delivery = (await findDelivery(c.env, c.req.valid("param").id)) ?? notFound("delivery");
-    const from: readonly string[] = transitions.restart.from;
-    if (!from.includes(delivery.status)) {
-      throw new RelayError("conflict", `only a ${from.join(" or ")} delivery can be retried; this one is ${delivery.status}`);
-    }
-    const result = await retryDelivery(c.env, delivery.id);
-    if (!result) throw new RelayError("conflict", "an attempt of this delivery is in flight; retry once it is recorded");
-    return c.json(result, 202);
-  });
+  .openapi(retry, async (c) => c.json(await retryStoredDelivery(c.env, c.req.valid("param").id), 202));

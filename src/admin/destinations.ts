@@ -29,14 +29,14 @@ const destinationFields = {
   rate_limit_period: z.enum(["second", "minute", "hour"]).optional().openapi({ description: "default `second`" }),
 };
 
-const createBody = z
+export const createBody = z
   .strictObject({
     ...destinationFields,
     secret: z.string().refine(isSigningSecret, "must be whsec_ followed by base64 of at least 16 bytes").optional(),
   })
   .openapi("DestinationCreate");
 
-const patchBody = z.strictObject(destinationFields).partial().openapi("DestinationPatch");
+export const patchBody = z.strictObject(destinationFields).partial().openapi("DestinationPatch");
 
 const withSecret = destinationSchema.extend({ secret: z.string().openapi({ description: "the signing secret, shown once" }) }).openapi("DestinationWithSecret");
 
@@ -151,38 +151,108 @@ function checkUrl(env: Env, url: string): void {
 const sealHeaders = (env: Env, headers: Record<string, string> | null | undefined) =>
   headers && Object.keys(headers).length > 0 ? seal(JSON.stringify(headers), env.ENCRYPTION_KEY) : Promise.resolve(null);
 
+/*
+ * What the destination routes do, shared by the admin API, the dashboard and
+ * the tenant portal so that all three behave alike. Callers check that the
+ * destination or tenant is theirs to touch; these check that it exists.
+ */
+
+export type DestinationCreate = z.infer<typeof createBody>;
+export type DestinationPatch = z.infer<typeof patchBody>;
+
+/** The destination as the API shows it (header names, never values). */
+export const destinationView = async (env: Env, dest: DestinationRow) => viewDestination(dest, await headerNames(dest, env));
+
+/** Adds a destination to the tenant; answers it with its signing secret (shown once). */
+export async function addDestination(env: Env, tenantId: string, body: DestinationCreate) {
+  (await getTenant(env.DB, tenantId)) ?? notFound("tenant");
+  checkUrl(env, body.url);
+  const secret = body.secret ?? newSigningSecret();
+  const now = Date.now();
+  const row: DestinationRow = {
+    id: randomToken("dst_", 12),
+    tenant_id: tenantId,
+    url: normalizeDestinationUrl(body.url),
+    event_types: body.event_types ? JSON.stringify(body.event_types) : null,
+    filter: body.filter ? JSON.stringify(body.filter) : null,
+    format: body.format ?? "envelope",
+    secret_enc: await seal(secret, env.ENCRYPTION_KEY),
+    previous_secret_enc: null,
+    previous_secret_expires_at: null,
+    headers_enc: await sealHeaders(env, body.headers),
+    enabled: body.enabled === false ? 0 : 1,
+    disabled_reason: body.enabled === false ? "created paused" : null,
+    rate_limit: body.rate_limit ?? null,
+    rate_limit_period: body.rate_limit ? (body.rate_limit_period ?? "second") : null,
+    consecutive_failures: 0,
+    consecutive_dead: 0,
+    failing_since: null,
+    created_at: now,
+    updated_at: now,
+  };
+  await insertDestination(env.DB, row);
+  return { ...viewDestination(row, Object.keys(body.headers ?? {})), secret };
+}
+
+/** Changes the given fields; enabling releases the held deliveries in order. `pausedBy` names who paused it, for `disabled_reason`. */
+export async function changeDestination(env: Env, id: string, body: DestinationPatch, pausedBy = "operator") {
+  const before = (await getDestination(env.DB, id)) ?? notFound("destination");
+  if (body.url !== undefined) checkUrl(env, body.url);
+  await resealOldKeys(env, before);
+  const now = Date.now();
+  await updateDestination(
+    env.DB,
+    id,
+    {
+      url: body.url === undefined ? undefined : normalizeDestinationUrl(body.url),
+      event_types: body.event_types === undefined ? undefined : body.event_types === null ? null : JSON.stringify(body.event_types),
+      filter: body.filter === undefined ? undefined : body.filter === null ? null : JSON.stringify(body.filter),
+      format: body.format,
+      headers_enc: body.headers === undefined ? undefined : await sealHeaders(env, body.headers),
+      enabled: body.enabled === undefined ? undefined : body.enabled ? 1 : 0,
+      disabled_reason: body.enabled === undefined ? undefined : body.enabled ? null : `paused by ${pausedBy}`,
+      rate_limit: body.rate_limit,
+      rate_limit_period:
+        body.rate_limit === null ? null : body.rate_limit !== undefined || body.rate_limit_period !== undefined
+          ? (body.rate_limit_period ?? before.rate_limit_period ?? "second")
+          : undefined,
+    },
+    now,
+  );
+  // Committed first: should the release stop part way, the sweep releases
+  // the held deliveries of every enabled destination until none is left.
+  if (body.enabled === true) await runJob(env, { t: "job", job: "release", destination_id: id });
+  return destinationView(env, (await getDestination(env.DB, id)) ?? notFound("destination"));
+}
+
+/** Removes the destination; its undelivered deliveries become dead. */
+export async function removeDestination(env: Env, id: string): Promise<void> {
+  (await getDestination(env.DB, id)) ?? notFound("destination");
+  await deleteDestination(env.DB, id);
+  // Its open deliveries can never be made; a claim would abandon them one by one anyway.
+  await runJob(env, { t: "job", job: "abandon", destination_id: id });
+}
+
+/** A new signing secret; the old one keeps signing too for SECRET_GRACE_SECONDS. */
+export async function rotateSigningSecret(env: Env, id: string) {
+  // Sealed again first, so that the secret the rotation keeps as the previous one is under the current key too.
+  await resealOldKeys(env, (await getDestination(env.DB, id)) ?? notFound("destination"));
+  const secret = newSigningSecret();
+  const now = Date.now();
+  const expires = now + config(env).SECRET_GRACE_SECONDS * 1000;
+  await rotateDestinationSecret(env.DB, id, await seal(secret, env.ENCRYPTION_KEY), expires, now);
+  const dest = (await getDestination(env.DB, id)) ?? notFound("destination");
+  return { ...(await destinationView(env, dest)), secret, previous_secret_expires_at: new Date(expires).toISOString() };
+}
+
+/** Every failed or dead delivery to the destination since `since`, tried again. */
+export async function recoverDestination(env: Env, id: string, since: number) {
+  (await getDestination(env.DB, id)) ?? notFound("destination");
+  return runJob(env, { t: "job", job: "recover", destination_id: id, since });
+}
+
 export const destinationRoutes = router()
-  .openapi(create, async (c) => {
-    const { id: tenantId } = c.req.valid("param");
-    const body = c.req.valid("json");
-    (await getTenant(c.env.DB, tenantId)) ?? notFound("tenant");
-    checkUrl(c.env, body.url);
-    const secret = body.secret ?? newSigningSecret();
-    const now = Date.now();
-    const row: DestinationRow = {
-      id: randomToken("dst_", 12),
-      tenant_id: tenantId,
-      url: normalizeDestinationUrl(body.url),
-      event_types: body.event_types ? JSON.stringify(body.event_types) : null,
-      filter: body.filter ? JSON.stringify(body.filter) : null,
-      format: body.format ?? "envelope",
-      secret_enc: await seal(secret, c.env.ENCRYPTION_KEY),
-      previous_secret_enc: null,
-      previous_secret_expires_at: null,
-      headers_enc: await sealHeaders(c.env, body.headers),
-      enabled: body.enabled === false ? 0 : 1,
-      disabled_reason: body.enabled === false ? "created paused" : null,
-      rate_limit: body.rate_limit ?? null,
-      rate_limit_period: body.rate_limit ? (body.rate_limit_period ?? "second") : null,
-      consecutive_failures: 0,
-      consecutive_dead: 0,
-      failing_since: null,
-      created_at: now,
-      updated_at: now,
-    };
-    await insertDestination(c.env.DB, row);
-    return c.json({ ...viewDestination(row, Object.keys(body.headers ?? {})), secret }, 201);
-  })
+  .openapi(create, async (c) => c.json(await addDestination(c.env, c.req.valid("param").id, c.req.valid("json")), 201))
   .openapi(list, async (c) => {
     const { id } = c.req.valid("param");
     const { limit, cursor } = c.req.valid("query");
@@ -194,65 +264,12 @@ export const destinationRoutes = router()
   })
   .openapi(get, async (c) => {
     const dest = (await getDestination(c.env.DB, c.req.valid("param").id)) ?? notFound("destination");
-    return c.json(viewDestination(dest, await headerNames(dest, c.env)), 200);
+    return c.json(await destinationView(c.env, dest), 200);
   })
-  .openapi(patch, async (c) => {
-    const { id } = c.req.valid("param");
-    const body = c.req.valid("json");
-    const before = (await getDestination(c.env.DB, id)) ?? notFound("destination");
-    if (body.url !== undefined) checkUrl(c.env, body.url);
-    await resealOldKeys(c.env, before);
-    const now = Date.now();
-    await updateDestination(
-      c.env.DB,
-      id,
-      {
-        url: body.url === undefined ? undefined : normalizeDestinationUrl(body.url),
-        event_types: body.event_types === undefined ? undefined : body.event_types === null ? null : JSON.stringify(body.event_types),
-        filter: body.filter === undefined ? undefined : body.filter === null ? null : JSON.stringify(body.filter),
-        format: body.format,
-        headers_enc: body.headers === undefined ? undefined : await sealHeaders(c.env, body.headers),
-        enabled: body.enabled === undefined ? undefined : body.enabled ? 1 : 0,
-        disabled_reason: body.enabled === undefined ? undefined : body.enabled ? null : "paused by operator",
-        rate_limit: body.rate_limit,
-        rate_limit_period:
-          body.rate_limit === null ? null : body.rate_limit !== undefined || body.rate_limit_period !== undefined
-            ? (body.rate_limit_period ?? before.rate_limit_period ?? "second")
-            : undefined,
-      },
-      now,
-    );
-    // Committed first: should the release stop part way, the sweep releases
-    // the held deliveries of every enabled destination until none is left.
-    if (body.enabled === true) await runJob(c.env, { t: "job", job: "release", destination_id: id });
-    const after = (await getDestination(c.env.DB, id)) ?? notFound("destination");
-    return c.json(viewDestination(after, await headerNames(after, c.env)), 200);
-  })
+  .openapi(patch, async (c) => c.json(await changeDestination(c.env, c.req.valid("param").id, c.req.valid("json")), 200))
   .openapi(remove, async (c) => {
-    const { id } = c.req.valid("param");
-    (await getDestination(c.env.DB, id)) ?? notFound("destination");
-    await deleteDestination(c.env.DB, id);
-    // Its open deliveries can never be made; a claim would abandon them one by one anyway.
-    await runJob(c.env, { t: "job", job: "abandon", destination_id: id });
+    await removeDestination(c.env, c.req.valid("param").id);
     return c.body(null, 204);
   })
-  .openapi(rotate, async (c) => {
-    const { id } = c.req.valid("param");
-    // Sealed again first, so that the secret the rotation keeps as the previous one is under the current key too.
-    await resealOldKeys(c.env, (await getDestination(c.env.DB, id)) ?? notFound("destination"));
-    const secret = newSigningSecret();
-    const now = Date.now();
-    const expires = now + config(c.env).SECRET_GRACE_SECONDS * 1000;
-    await rotateDestinationSecret(c.env.DB, id, await seal(secret, c.env.ENCRYPTION_KEY), expires, now);
-    const dest = (await getDestination(c.env.DB, id)) ?? notFound("destination");
-    return c.json(
-      { ...viewDestination(dest, await headerNames(dest, c.env)), secret, previous_secret_expires_at: new Date(expires).toISOString() },
-      200,
-    );
-  })
-  .openapi(recover, async (c) => {
-    const { id } = c.req.valid("param");
-    const { since } = c.req.valid("json");
-    (await getDestination(c.env.DB, id)) ?? notFound("destination");
-    return c.json(await runJob(c.env, { t: "job", job: "recover", destination_id: id, since }), 202);
-  });
+  .openapi(rotate, async (c) => c.json(await rotateSigningSecret(c.env, c.req.valid("param").id), 200))
+  .openapi(recover, async (c) => c.json(await recoverDestination(c.env, c.req.valid("param").id, c.req.valid("json").since), 202));

@@ -1,6 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { eventTypes } from "../callbacks/families";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
+import type { EventRow } from "../db/events";
+import type { Shard } from "../db/shards";
 import type { Env } from "../env";
 import { destinationWants, filterDocument } from "../delivery/routing";
 import { RelayError } from "../http/errors";
@@ -98,6 +100,30 @@ const replay = createRoute({
   },
 });
 
+/**
+ * Delivers a stored event again: to one destination of its tenant (named by
+ * the operator, so its event types and filter do not apply), or to every one
+ * that wants it. Shared by the admin API, the dashboard and the portal.
+ */
+export async function replayStoredEvent(env: Env, event: EventRow & { shard: Shard }, destinationId?: string) {
+  const payload = await payloadOf(env, event);
+  if (payload === null) throw new RelayError("conflict", `event payload was ${purgedOrErased(env, event)}; nothing to deliver`);
+  const destinations = (await destinationsOfTenants(env.DB, [event.tenant_id]).all<DestinationRow>()).results;
+  let targets: string[];
+  if (destinationId !== undefined) {
+    if (!destinations.some((d) => d.id === destinationId)) notFound("destination of this event's tenant");
+    targets = [destinationId];
+  } else {
+    const doc = filterDocument(event, JSON.parse(payload) as unknown);
+    targets = destinations.filter((d) => destinationWants(d, event.type, doc)).map((d) => d.id);
+  }
+  const { replayed, inFlight } = await replayEvent(env, event, targets);
+  if (inFlight.length && replayed.length === 0) {
+    throw new RelayError("conflict", `an attempt is in flight for ${inFlight.join(", ")}; replay once it is recorded`);
+  }
+  return { queued: replayed.length, delivery_ids: replayed, in_flight: inFlight };
+}
+
 export const eventRoutes = router()
   .openapi(list, async (c) => {
     const { limit, cursor, ...filters } = c.req.valid("query");
@@ -117,22 +143,6 @@ export const eventRoutes = router()
   })
   .openapi(replay, async (c) => {
     const event = (await findEvent(c.env, c.req.valid("param").id)) ?? notFound("event");
-    const payload = await payloadOf(c.env, event);
-    if (payload === null) throw new RelayError("conflict", `event payload was ${purgedOrErased(c.env, event)}; nothing to deliver`);
     const body = await replayRequest(await c.req.text());
-    const destinations = (await destinationsOfTenants(c.env.DB, [event.tenant_id]).all<DestinationRow>()).results;
-    let targets: string[];
-    if (typeof body.destination_id === "string") {
-      // A named destination is the operator's explicit choice, so its event types and filter do not apply.
-      if (!destinations.some((d) => d.id === body.destination_id)) notFound("destination of this event's tenant");
-      targets = [body.destination_id];
-    } else {
-      const doc = filterDocument(event, JSON.parse(payload) as unknown);
-      targets = destinations.filter((d) => destinationWants(d, event.type, doc)).map((d) => d.id);
-    }
-    const { replayed, inFlight } = await replayEvent(c.env, event, targets);
-    if (inFlight.length && replayed.length === 0) {
-      throw new RelayError("conflict", `an attempt is in flight for ${inFlight.join(", ")}; replay once it is recorded`);
-    }
-    return c.json({ queued: replayed.length, delivery_ids: replayed, in_flight: inFlight }, 202);
+    return c.json(await replayStoredEvent(c.env, event, body.destination_id), 202);
   });

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { urlKinds, type UrlKind } from "../callbacks/families";
 import { getQuarantine, listQuarantine, markQuarantineReplayed } from "../db/quarantine";
+import type { Env } from "../env";
 import { RelayError } from "../http/errors";
 import { eventIdFor } from "../ingest/event-id";
 import { handOff } from "../ingest/hand-off";
@@ -46,6 +47,31 @@ const replay = createRoute({
   },
 });
 
+/** Validates a kept body again; hands it on when it now passes, else 422 with the issues (shared by the admin API and the dashboard). */
+export async function replayQuarantined(env: Env, id: string) {
+  const row = (await getQuarantine(env.DB, id)) ?? notFound("quarantined callback");
+  const kind = (urlKinds as readonly string[]).includes(row.kind) ? (row.kind as UrlKind) : "any";
+  const payload = JSON.parse(row.body) as Record<string, unknown>;
+  const validation = await validateCallback(kind, payload);
+  if (!validation.ok) {
+    throw new RelayError("invalid_payload", `still does not match the ${validation.family.kind} schema`, {
+      issues: validation.issues,
+    });
+  }
+  const eventId = await eventIdFor(row.tenant_id, row.body);
+  await handOff(env, {
+    event_id: eventId,
+    tenant_id: row.tenant_id,
+    kind: validation.family.kind,
+    type: validation.eventType,
+    received_at: row.received_at,
+    body: row.body,
+    size: new TextEncoder().encode(row.body).byteLength,
+  });
+  await markQuarantineReplayed(env.DB, row.id, eventId);
+  return { ok: true as const, event_id: eventId };
+}
+
 export const quarantineRoutes = router()
   .openapi(list, async (c) => {
     const { limit, cursor, tenant } = c.req.valid("query");
@@ -57,26 +83,4 @@ export const quarantineRoutes = router()
     const row = (await getQuarantine(c.env.DB, c.req.valid("param").id)) ?? notFound("quarantined callback");
     return c.json(viewQuarantine(row, true), 200);
   })
-  .openapi(replay, async (c) => {
-    const row = (await getQuarantine(c.env.DB, c.req.valid("param").id)) ?? notFound("quarantined callback");
-    const kind = (urlKinds as readonly string[]).includes(row.kind) ? (row.kind as UrlKind) : "any";
-    const payload = JSON.parse(row.body) as Record<string, unknown>;
-    const validation = await validateCallback(kind, payload);
-    if (!validation.ok) {
-      throw new RelayError("invalid_payload", `still does not match the ${validation.family.kind} schema`, {
-        issues: validation.issues,
-      });
-    }
-    const eventId = await eventIdFor(row.tenant_id, row.body);
-    await handOff(c.env, {
-      event_id: eventId,
-      tenant_id: row.tenant_id,
-      kind: validation.family.kind,
-      type: validation.eventType,
-      received_at: row.received_at,
-      body: row.body,
-      size: new TextEncoder().encode(row.body).byteLength,
-    });
-    await markQuarantineReplayed(c.env.DB, row.id, eventId);
-    return c.json({ ok: true as const, event_id: eventId }, 200);
-  });
+  .openapi(replay, async (c) => c.json(await replayQuarantined(c.env, c.req.valid("param").id), 200));

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { randomToken, sha256Hex } from "../crypto/hash";
 import { getTenant, insertTenant, listTenants, rotateTenantToken, TENANT_ID_PATTERN } from "../db/tenants";
+import type { Env } from "../env";
 import { RelayError } from "../http/errors";
 import { forgetTenant } from "../ingest/tenant-auth";
 import { decodeCursor, listQuery, page, pageSchema } from "./pagination";
@@ -88,35 +89,41 @@ const rotate = createRoute({
 
 const newIngestToken = () => randomToken("rit_");
 
+/*
+ * What creating a tenant and rotating its token do, shared by the admin API
+ * and the dashboard so that both behave alike.
+ */
+
+/** Creates a tenant and answers it with its ingest token (shown once: only the hash is stored). */
+export async function createTenantWithToken(env: Env, input: { id: string; name?: string }) {
+  const token = newIngestToken();
+  const now = Date.now();
+  const name = input.name ?? input.id;
+  const result = await insertTenant(env.DB, { id: input.id, name, token_hash: await sha256Hex(token), created_at: now });
+  if (result.meta.changes === 0) throw new RelayError("conflict", `tenant ${input.id} exists`);
+  return { ...viewTenant({ id: input.id, name, created_at: now }), ingest_token: token };
+}
+
+/** A new ingest token for the tenant; the previous one keeps working for `graceSeconds` (0: not at all). */
+export async function rotateIngestToken(env: Env, id: string, graceSeconds = TOKEN_GRACE_SECONDS) {
+  const tenant = (await getTenant(env.DB, id)) ?? notFound("tenant");
+  const token = newIngestToken();
+  const previousExpiresAt = graceSeconds > 0 ? Date.now() + graceSeconds * 1000 : null;
+  await rotateTenantToken(env.DB, id, await sha256Hex(token), previousExpiresAt);
+  forgetTenant(id);
+  return {
+    ...viewTenant(tenant),
+    ingest_token: token,
+    previous_token_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
+  };
+}
+
 export const tenantRoutes = router()
-  .openapi(create, async (c) => {
-    const { id, name } = c.req.valid("json");
-    const token = newIngestToken();
-    const now = Date.now();
-    const result = await insertTenant(c.env.DB, { id, name: name ?? id, token_hash: await sha256Hex(token), created_at: now });
-    if (result.meta.changes === 0) throw new RelayError("conflict", `tenant ${id} exists`);
-    return c.json({ ...viewTenant({ id, name: name ?? id, created_at: now }), ingest_token: token }, 201);
-  })
+  .openapi(create, async (c) => c.json(await createTenantWithToken(c.env, c.req.valid("json")), 201))
   .openapi(list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
     const after = decodeCursor(cursor, z.object({ id: z.string() }));
     const rows = (await listTenants(c.env.DB, after?.id ?? "", limit + 1)).results;
     return c.json(page(rows, limit, viewTenant, (t) => ({ id: t.id })), 200);
   })
-  .openapi(rotate, async (c) => {
-    const { id } = c.req.valid("param");
-    const grace = c.req.valid("json").grace_seconds ?? TOKEN_GRACE_SECONDS;
-    const tenant = (await getTenant(c.env.DB, id)) ?? notFound("tenant");
-    const token = newIngestToken();
-    const previousExpiresAt = grace > 0 ? Date.now() + grace * 1000 : null;
-    await rotateTenantToken(c.env.DB, id, await sha256Hex(token), previousExpiresAt);
-    forgetTenant(id);
-    return c.json(
-      {
-        ...viewTenant(tenant),
-        ingest_token: token,
-        previous_token_expires_at: previousExpiresAt === null ? null : new Date(previousExpiresAt).toISOString(),
-      },
-      200,
-    );
-  });
+  .openapi(rotate, async (c) => c.json(await rotateIngestToken(c.env, c.req.valid("param").id, c.req.valid("json").grace_seconds), 200));

@@ -8,6 +8,7 @@ export const errorStatus = {
   invalid_json: 400,
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   unknown_kind: 404,
   method_not_allowed: 405,
@@ -62,6 +63,7 @@ export function errorResponse(c: Context<AppEnv>, err: RelayError): Response {
 function fromHttpException(err: HTTPException): RelayError {
   if (err.status === 413) return new RelayError("payload_too_large", "request body is too large");
   if (err.status === 401) return new RelayError("unauthorized", "missing or invalid credentials");
+  if (err.status === 403) return new RelayError("forbidden", "this request was refused (a form from another site, or a stale page)");
   if (err.status === 404) return new RelayError("not_found", "no such resource");
   if (err.status === 415) return new RelayError("unsupported_media_type", "the request body must be application/json");
   if (err.status >= 500) return new RelayError("internal", "internal error");

@@ -1,0 +1,141 @@
+import type { AttemptRow } from "../../db/attempts";
+import type { DeliveryRow } from "../../db/deliveries";
+import { deliveryStatuses } from "../../db/deliveries";
+import type { DestinationRow } from "../../db/destinations";
+import { Status, time, withQuery } from "../format";
+import { ActionButton, Csrf, Page } from "../layout";
+import { mayChange, type Scope } from "../scope";
+import { DeliveryCard } from "./events";
+
+export interface DeliverySearch {
+  status?: string;
+  destination?: string;
+  tenant?: string;
+}
+
+/** The bulk "recover since" form of one destination. */
+export const RecoverForm = (props: { scope: Scope; destinationId: string }) => (
+  <form method="post" action={`${props.scope.base}/destinations/${props.destinationId}/recover`} class="filters">
+    <Csrf scope={props.scope} />
+    <label>
+      Failed and dead since (UTC)
+      <input type="datetime-local" name="since" required />
+    </label>
+    <button type="submit" class="secondary">
+      Recover deliveries since then
+    </button>
+  </form>
+);
+
+export function DeliveriesPage(props: {
+  scope: Scope;
+  search: DeliverySearch;
+  rows: DeliveryRow[];
+  last: Map<string, AttemptRow>;
+  destinations: DestinationRow[];
+  next: string | null;
+  notice: string | null;
+}) {
+  const { scope, search } = props;
+  const base = `${scope.base}/deliveries`;
+  const urls = new Map(props.destinations.map((d) => [d.id, d.url]));
+  return (
+    <Page title="Deliveries" scope={scope} current={base} notice={props.notice}>
+      <section>
+        <form method="get" action={base} class="filters" role="search">
+          <label>
+            Status
+            <select name="status">
+              <option value="">any</option>
+              {deliveryStatuses.map((s) => (
+                <option value={s} selected={search.status === s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Destination id
+            <input name="destination" value={search.destination ?? ""} />
+          </label>
+          {scope.kind === "operator" && (
+            <label>
+              Tenant
+              <input name="tenant" value={search.tenant ?? ""} />
+            </label>
+          )}
+          <button type="submit">Filter deliveries</button>
+        </form>
+        {search.destination && mayChange(scope) && <RecoverForm scope={scope} destinationId={search.destination} />}
+      </section>
+      {props.rows.length === 0 ? (
+        <p>No deliveries match.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Created</th>
+                <th>Status</th>
+                <th>Event</th>
+                <th>Destination</th>
+                <th>Attempts</th>
+                <th>Last error</th>
+                <th>Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.rows.map((d) => {
+                const last = props.last.get(d.id);
+                return (
+                  <tr>
+                    <td>
+                      <a href={`${base}/${d.id}`}>{time(d.created_at)}</a>
+                    </td>
+                    <td>
+                      <Status status={d.status} />
+                    </td>
+                    <td>
+                      <a href={`${scope.base}/events/${d.event_id}`} class="mono">
+                        {d.event_id}
+                      </a>
+                    </td>
+                    <td class="mono">{urls.get(d.destination_id) ?? d.destination_id}</td>
+                    <td>{d.attempt_count}</td>
+                    <td>{last ? (last.error ?? (last.status_code && (last.status_code < 200 || last.status_code >= 300) ? `HTTP ${last.status_code}` : "—")) : "—"}</td>
+                    <td>
+                      {(d.status === "dead" || d.status === "failed") && mayChange(scope) ? (
+                        <ActionButton scope={scope} action={`${base}/${d.id}/retry`} label="Retry" kind="secondary" />
+                      ) : (
+                        "—"
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {props.next && (
+        <p class="pager">
+          <a href={withQuery(base, { status: search.status, destination: search.destination, tenant: scope.kind === "operator" ? search.tenant : undefined, cursor: props.next })}>
+            Next page
+          </a>
+        </p>
+      )}
+    </Page>
+  );
+}
+
+export const DeliveryPage = (props: { scope: Scope; delivery: DeliveryRow; attempts: AttemptRow[]; destinationUrl?: string; notice: string | null }) => (
+  <Page title={`Delivery ${props.delivery.id}`} scope={props.scope} current={`${props.scope.base}/deliveries`} notice={props.notice}>
+    <p>
+      Of event{" "}
+      <a href={`${props.scope.base}/events/${props.delivery.event_id}`} class="mono">
+        {props.delivery.event_id}
+      </a>
+    </p>
+    <DeliveryCard scope={props.scope} delivery={props.delivery} attempts={props.attempts} destinationUrl={props.destinationUrl} />
+  </Page>
+);

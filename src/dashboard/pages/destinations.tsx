@@ -1,0 +1,238 @@
+import { eventTypes } from "../../callbacks/families";
+import type { DestinationRow } from "../../db/destinations";
+import type { TestAttempt } from "../../delivery/test-event";
+import { time } from "../format";
+import { ActionButton, Csrf, Page } from "../layout";
+import { mayChange, type Scope } from "../scope";
+import { RecoverForm } from "./deliveries";
+
+type View = { header_names: string[] } & DestinationRow;
+
+/** The fields of the add and the edit form; `d` fills them in for an edit. */
+function DestinationFields(props: { d?: View }) {
+  const d = props.d;
+  const chosen: string[] = d?.event_types ? (JSON.parse(d.event_types) as string[]) : [];
+  return (
+    <>
+      <label>
+        URL
+        <input type="url" name="url" required value={d?.url ?? ""} placeholder="https://crm.example.com/hooks/airudder" />
+      </label>
+      <fieldset>
+        <legend>Event types (none ticked: all)</legend>
+        <div class="types">
+          {eventTypes.map((t) => (
+            <label class="check">
+              <input type="checkbox" name="event_types" value={t} checked={chosen.includes(t)} /> {t}
+            </label>
+          ))}
+        </div>
+      </fieldset>
+      <label>
+        Filter (JSON, optional)
+        <textarea name="filter" placeholder='{"data.transfer_status": "2"}'>
+          {d?.filter ?? ""}
+        </textarea>
+      </label>
+      <label>
+        Format
+        <select name="format">
+          <option value="envelope" selected={d?.format !== "raw"}>
+            envelope (id, type, tenant, received_at, data)
+          </option>
+          <option value="raw" selected={d?.format === "raw"}>
+            raw (AiRudder's body exactly)
+          </option>
+        </select>
+      </label>
+      <label>
+        Rate limit (requests, empty: none)
+        <input type="number" name="rate_limit" min={1} max={100000} value={d?.rate_limit === null || d?.rate_limit === undefined ? "" : String(d.rate_limit)} />
+      </label>
+      <label>
+        Per
+        <select name="rate_limit_period">
+          {(["second", "minute", "hour"] as const).map((p) => (
+            <option value={p} selected={(d?.rate_limit_period ?? "second") === p}>
+              {p}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        {d ? `Headers, one "Name: value" a line (empty: keep ${d.header_names.length ? d.header_names.join(", ") : "none"})` : 'Headers, one "Name: value" a line (optional)'}
+        <textarea name="headers" placeholder="Authorization: Bearer …"></textarea>
+      </label>
+      {d && d.header_names.length > 0 && (
+        <label class="check">
+          <input type="checkbox" name="clear_headers" /> Remove all headers
+        </label>
+      )}
+    </>
+  );
+}
+
+export function DestinationList(props: { scope: Scope; tenant: string; rows: View[]; addAction: string }) {
+  const { scope } = props;
+  return (
+    <>
+      <h2>Destinations</h2>
+      {props.rows.length === 0 ? (
+        <p>No destination yet.</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>URL</th>
+                <th>Event types</th>
+                <th>State</th>
+                <th>Format</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.rows.map((d) => (
+                <tr>
+                  <td>
+                    <a href={`${scope.base}/destinations/${d.id}`} class="mono">
+                      {d.url}
+                    </a>
+                  </td>
+                  <td>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</td>
+                  <td>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</td>
+                  <td>{d.format}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {mayChange(scope) && (
+        <details>
+          <summary>Add a destination</summary>
+          <form method="post" action={props.addAction} class="stack">
+            <Csrf scope={scope} />
+            <DestinationFields />
+            <label>
+              Signing secret (optional: whsec_…; generated when empty)
+              <input name="secret" autocomplete="off" />
+            </label>
+            <label class="check">
+              <input type="checkbox" name="start_paused" /> Start paused
+            </label>
+            <div class="actions">
+              <button type="submit">Add destination</button>
+            </div>
+          </form>
+        </details>
+      )}
+    </>
+  );
+}
+
+export function DestinationPage(props: { scope: Scope; d: View; notice: string | null; test?: TestAttempt }) {
+  const { scope, d } = props;
+  const base = `${scope.base}/destinations/${d.id}`;
+  const change = mayChange(scope);
+  return (
+    <Page title="Destination" scope={scope} current={scope.kind === "operator" ? "/admin/tenants" : "/portal"} notice={props.notice}>
+      <section>
+        <dl class="facts">
+          <dt>URL</dt>
+          <dd class="mono">{d.url}</dd>
+          <dt>Id</dt>
+          <dd class="mono">{d.id}</dd>
+          {scope.kind === "operator" && (
+            <>
+              <dt>Tenant</dt>
+              <dd>
+                <a href={`/admin/tenants/${d.tenant_id}`}>{d.tenant_id}</a>
+              </dd>
+            </>
+          )}
+          <dt>State</dt>
+          <dd>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</dd>
+          <dt>Event types</dt>
+          <dd>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</dd>
+          <dt>Headers</dt>
+          <dd>{d.header_names.length ? d.header_names.join(", ") : "none"}</dd>
+          <dt>Rate limit</dt>
+          <dd>{d.rate_limit ? `${d.rate_limit} per ${d.rate_limit_period}` : "none"}</dd>
+          <dt>Updated</dt>
+          <dd>{time(d.updated_at)}</dd>
+        </dl>
+        <p>
+          <a href={`${scope.base}/deliveries?destination=${d.id}`}>Its deliveries</a>
+        </p>
+      </section>
+      {props.test && (
+        <section aria-live="polite">
+          <h2>Test event sent</h2>
+          <dl class="facts">
+            <dt>Type</dt>
+            <dd>{props.test.type}</dd>
+            <dt>Status</dt>
+            <dd>{props.test.status_code ?? "no answer"}</dd>
+            <dt>Duration</dt>
+            <dd>{`${props.test.duration_ms} ms`}</dd>
+            <dt>Error</dt>
+            <dd>{props.test.error ?? "none"}</dd>
+            {props.test.response_body && (
+              <>
+                <dt>Response</dt>
+                <dd class="mono">{props.test.response_body.slice(0, 300)}</dd>
+              </>
+            )}
+          </dl>
+        </section>
+      )}
+      {change && (
+        <>
+          <section>
+            <h2>Actions</h2>
+            <div class="actions">
+              {d.enabled ? (
+                <ActionButton scope={scope} action={`${base}/pause`} label="Pause destination" kind="secondary" />
+              ) : (
+                <ActionButton scope={scope} action={`${base}/resume`} label="Resume destination" />
+              )}
+              <ActionButton scope={scope} action={`${base}/rotate-secret`} label="Rotate signing secret" kind="secondary" />
+            </div>
+            <form method="post" action={`${base}/test`} class="filters">
+              <Csrf scope={scope} />
+              <label>
+                Test event type
+                <select name="type">
+                  {eventTypes.map((t) => (
+                    <option value={t}>{t}</option>
+                  ))}
+                </select>
+              </label>
+              <button type="submit">Send test event</button>
+            </form>
+            <RecoverForm scope={scope} destinationId={d.id} />
+          </section>
+          <section>
+            <details>
+              <summary>Edit destination</summary>
+              <form method="post" action={base} class="stack">
+                <Csrf scope={scope} />
+                <DestinationFields d={d} />
+                <div class="actions">
+                  <button type="submit">Save destination</button>
+                </div>
+              </form>
+            </details>
+          </section>
+          <section>
+            <details>
+              <summary>Delete destination</summary>
+              <p>Its undelivered deliveries become dead. This cannot be undone.</p>
+              <ActionButton scope={scope} action={`${base}/delete`} label="Delete destination" kind="danger" />
+            </details>
+          </section>
+        </>
+      )}
+    </Page>
+  );
+}

@@ -1,0 +1,96 @@
+import type { QuarantineRow } from "../../db/quarantine";
+import { maskedForDisplay } from "../conversation";
+import { time } from "../format";
+import { ActionButton, Page } from "../layout";
+import type { Scope } from "../scope";
+
+const issuesOf = (q: QuarantineRow) => JSON.parse(q.issues) as { path: string; message: string }[];
+
+export const QuarantinePage = (props: { scope: Scope; rows: QuarantineRow[]; next: string | null; notice: string | null }) => (
+  <Page title="Quarantine" scope={props.scope} current="/admin/quarantine" notice={props.notice}>
+    <p class="muted">Callbacks refused by their family's schema; each body is kept as received.</p>
+    {props.rows.length === 0 ? (
+      <p>Nothing in quarantine.</p>
+    ) : (
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Received</th>
+              <th>Tenant</th>
+              <th>Kind</th>
+              <th>Times</th>
+              <th>Issues</th>
+              <th>Replayed as</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.rows.map((q) => (
+              <tr>
+                <td>
+                  <a href={`/admin/quarantine/${q.id}`}>{time(q.received_at)}</a>
+                </td>
+                <td>{q.tenant_id}</td>
+                <td>{q.kind}</td>
+                <td>{q.times_received}</td>
+                <td>{issuesOf(q).map((i) => `${i.path}: ${i.message}`).join("; ")}</td>
+                <td>{q.replayed_event_id ? <a href={`/admin/events/${q.replayed_event_id}`}>{q.replayed_event_id}</a> : "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    )}
+    {props.next && (
+      <p class="pager">
+        <a href={`/admin/quarantine?cursor=${encodeURIComponent(props.next)}`}>Next page</a>
+      </p>
+    )}
+  </Page>
+);
+
+function pretty(body: string): string {
+  try {
+    return JSON.stringify(maskedForDisplay(JSON.parse(body)), null, 2);
+  } catch {
+    return "(not JSON)";
+  }
+}
+
+export const QuarantinedPage = (props: { scope: Scope; q: QuarantineRow; notice: string | null }) => (
+  <Page title={`Quarantined callback ${props.q.id}`} scope={props.scope} current="/admin/quarantine" notice={props.notice}>
+    <section>
+      <dl class="facts">
+        <dt>Tenant</dt>
+        <dd>{props.q.tenant_id}</dd>
+        <dt>Kind</dt>
+        <dd>{props.q.kind}</dd>
+        <dt>First received</dt>
+        <dd>{time(props.q.received_at)}</dd>
+        <dt>Last received</dt>
+        <dd>{`${time(props.q.last_received_at)} (${props.q.times_received} times)`}</dd>
+        <dt>Replayed as</dt>
+        <dd>{props.q.replayed_event_id ? <a href={`/admin/events/${props.q.replayed_event_id}`}>{props.q.replayed_event_id}</a> : "not yet"}</dd>
+      </dl>
+    </section>
+    <section>
+      <h2>Issues</h2>
+      <ul>
+        {issuesOf(props.q).map((i) => (
+          <li>
+            <code>{i.path || "(body)"}</code>: {i.message}
+          </li>
+        ))}
+      </ul>
+    </section>
+    <section>
+      <details open>
+        <summary>Raw body (phone numbers masked)</summary>
+        <pre>{pretty(props.q.body)}</pre>
+      </details>
+    </section>
+    <div class="actions">
+      <ActionButton scope={props.scope} action={`/admin/quarantine/${props.q.id}/replay`} label="Validate again and replay" />
+    </div>
+  </Page>
+);
