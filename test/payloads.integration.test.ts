@@ -147,6 +147,20 @@ describe("payloads in R2", () => {
     expect((await admin("POST", `/v1/admin/events/${eventId}/replay`, {})).status).toBe(409);
   });
 
+  it("with a retention of minutes, deletes the objects written before it within the same day, and keeps the newer ones", async () => {
+    const tenant = await createTenant();
+    const [eventId] = await storeBatch(env, tenant.id, [thai(uniqueId("call"))]);
+    const old = (await refOf(eventId!)).split("#")[0]!;
+    const now = Date.now();
+    const [newer] = await writeBatch(env, [thai(uniqueId("call"))], now + 150_000);
+    const newerKey = newer!.split("#")[0]!;
+
+    // RETENTION_DAYS=0.0015 is 129.6 s: at now + 200 s, what was written before now + 70.4 s is due.
+    await sweep({ ...env, RETENTION_DAYS: "0.0015", METADATA_RETENTION_DAYS: "30" } as Env, now + 200_000);
+    expect(await env.STORE.head(old)).toBeNull();
+    expect(await env.STORE.head(newerKey)).not.toBeNull();
+  });
+
   it("erases a payload by zeroing its bytes in the object; the other events in it still read back exactly", async () => {
     const tenant = await createTenant();
     const phone = "66812345678";

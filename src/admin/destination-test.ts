@@ -24,6 +24,8 @@ const attempt = z
 const route = createRoute({
   method: "post",
   path: "/v1/admin/destinations/{id}/test",
+  operationId: "testDestination",
+  tags: ["Destinations"],
   summary: "Send a signed sample event to the destination now",
   description:
     "Sends one sample of the given type, signed and formatted exactly as a delivery to this destination would be (even while it is paused), " +

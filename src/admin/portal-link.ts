@@ -18,6 +18,8 @@ const body = z
 const route = createRoute({
   method: "post",
   path: "/v1/admin/tenants/{id}/portal-link",
+  operationId: "createPortalLink",
+  tags: ["Tenants"],
   summary: "A link that opens the tenant portal for this tenant only",
   description:
     "The link opens a browser session scoped to this tenant: its events, deliveries and destinations (adding, editing, pausing, " +

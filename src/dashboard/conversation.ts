@@ -45,11 +45,13 @@ export function qaScoresOf(payload: unknown): QaScore[] {
 /*
  * The pages never show a full phone number: named phone fields keep their
  * last four digits, and in free text (a transcript where the caller read out
- * a number) every run of seven or more digits does too. Order numbers of that
+ * a number) every run of seven or more digits standing as a word of its own
+ * does too. Order numbers of that
  * length are masked as well; a page is no place to read them in full.
  */
 const PHONE_KEYS = /phone|caller|callee|number|mobile|msisdn/i;
-const DIGIT_RUN = /\+?\d[\d\s-]{5,}\d/g;
+// Not inside a word: a hex id (a callid, an event id) holds digit runs that are no phone number.
+const DIGIT_RUN = /(?<![\w+])\+?\d[\d\s-]{5,}\d(?!\w)/g;
 
 export function maskDigits(text: string): string {
   return text.replace(DIGIT_RUN, (run) => (run.replace(/\D/g, "").length >= 7 ? maskPhone(run)! : run));

@@ -135,21 +135,25 @@ function groupByKey(refs: readonly string[]): Map<string, Ref[]> {
 }
 
 /**
- * Retention of the objects themselves: deletes the objects of whole UTC days
- * that ended before `before`, at most `limit` a call, oldest first. Every body
- * in such an object was received before its day ended. In production an R2
- * lifecycle rule on `payloads/` does the same; this keeps a bucket without
- * one (and local runs) inside RETENTION_DAYS too.
+ * Retention of the objects themselves: deletes the objects written before
+ * `before`, at most `limit` a call, oldest first. Every body in an object was
+ * received before the object was written (the time in its key), so none of
+ * them is younger than RETENTION_DAYS. Keys sort by that time within a day,
+ * so a day is walked only up to its first object not yet due. In production
+ * an R2 lifecycle rule on `payloads/` does the same a day later; this keeps a
+ * bucket without one (and local runs, with retention of minutes) inside
+ * RETENTION_DAYS too.
  */
 export async function deletePayloadsBefore(env: Env, before: number, limit: number): Promise<number> {
   let deleted = 0;
   const days = await env.STORE.list({ prefix: PREFIX, delimiter: "/" });
-  for (const prefix of days.delimitedPrefixes) {
-    const dayEnd = Date.parse(prefix.slice(PREFIX.length, -1)) + DAY_MS;
-    if (!(dayEnd <= before) || deleted >= limit) break;
-    const objects = await env.STORE.list({ prefix, limit: limit - deleted });
-    if (objects.objects.length) await env.STORE.delete(objects.objects.map((o) => o.key));
-    deleted += objects.objects.length;
+  for (const day of days.delimitedPrefixes) {
+    if (deleted >= limit || !(Date.parse(day.slice(PREFIX.length, -1)) < before)) break;
+    const objects = (await env.STORE.list({ prefix: day, limit: limit - deleted })).objects;
+    const due = objects.filter((o) => Number(o.key.slice(day.length, day.length + 15)) < before).map((o) => o.key);
+    if (due.length) await env.STORE.delete(due);
+    deleted += due.length;
+    if (due.length < objects.length) break;
   }
   return deleted;
 }
