@@ -1,7 +1,7 @@
 import { buildApp } from "../../src/app";
 import { runDeliveries } from "../../src/consumer/run-deliveries";
 import { storeCallbacks } from "../../src/consumer/store-callbacks";
-import { purgeOlderThan } from "../../src/db/retention";
+import { expireEventRecords, purgeEventData } from "../../src/db/retention";
 import type { Env } from "../../src/env";
 import { eventIdFor } from "../../src/ingest/event-id";
 import type { CallbackMessage, DeliveryMessage } from "../../src/queue-messages";
@@ -163,7 +163,8 @@ export default {
         );
         break;
       }
-      // Retention: the tenant's events and attempts made `ageDays` old, then the sweep's purge, twice.
+      // Retention: the tenant's events and attempts made `ageDays` old, then the sweep's purge
+      // (attempt bodies) and expiry (event, delivery and attempt rows), each twice.
       case "/__measure/purge": {
         const shift = (input.ageDays ?? 31) * 86_400_000;
         await env.DB.batch([
@@ -173,8 +174,10 @@ export default {
           ).bind(input.tenant, shift),
         ]);
         const cutoff = Date.now() - 30 * 86_400_000;
-        await purgeOlderThan(recEnv.DB, cutoff, 1000);
-        await purgeOlderThan(recEnv.DB, cutoff, 1000);
+        for (let run = 0; run < 2; run++) {
+          await purgeEventData(recEnv.DB, cutoff, 1000);
+          await expireEventRecords(recEnv.DB, input.tenant, cutoff, 1000);
+        }
         break;
       }
       case "/__measure/size":
