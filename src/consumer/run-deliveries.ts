@@ -57,7 +57,7 @@ export async function runDeliveries(
     ]);
     return {
       shard,
-      abandoned: abandoned!.results as Abandoned[],
+      abandoned: abandoned!.results as Unrecorded[],
       claimed: (claimed!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard })),
       early: early!.results as { id: string; next_attempt_at: number }[],
     };
@@ -80,7 +80,8 @@ export async function runDeliveries(
   for (const m of messages) m.ack();
 }
 
-interface Abandoned {
+/** A delivery given up because its outcome was never recorded, and how many claims went unrecorded. */
+export interface Unrecorded {
   id: string;
   event_id: string;
   destination_id: string;
@@ -100,7 +101,7 @@ async function withPayloads(env: Env, claimed: readonly ClaimedDelivery[], now: 
 }
 
 /** Says in the attempt log and to the operator why a delivery died without a last attempt. */
-async function reportUnrecorded(env: Env, ctx: ExecutionContext, shard: Shard, abandoned: readonly Abandoned[], now: number): Promise<void> {
+export async function reportUnrecorded(env: Env, ctx: ExecutionContext, shard: Shard, abandoned: readonly Unrecorded[], now: number): Promise<void> {
   const error = (n: number) =>
     `not sent again: the outcome of ${n} attempts could not be recorded (D1 refused the writes); the destination may have received it`;
   await shard.db.batch(

@@ -1,17 +1,19 @@
 import type { EventColumns } from "../callbacks/columns";
 import { families, type FamilyKind } from "../callbacks/families";
 import { claimDueDeliveries, claimedBy, destinationStates, insertDeliveryForNewEvent, type ClaimedDelivery, type ClaimedDeliveryRow } from "../db/deliveries";
+import { abandonUnrecordedFanouts, fanoutsHeldElsewhere, inlineClaimedBy, takeOverFanouts } from "../db/first-attempts";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
 import { callsStored, insertEvent, storedEventIds } from "../db/events";
 import { homeShard, onEveryShard, shardsOf, type Shard } from "../db/shards";
 import { deleteInbox, inboxBodies } from "../db/inbox";
+import { reportUnrecorded, type Unrecorded } from "./run-deliveries";
 import { attemptInParallel, leaseMs } from "../delivery/attempt-claimed";
 import { scheduleRetries } from "../delivery/schedule-retries";
 import { deliveryIdFor, destinationWants, filterDocument } from "../delivery/routing";
 import type { Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 import { checkSize, fromD1, spoolCallbacks, StorageUnavailable } from "../storage/outage";
-import { writeBatch } from "../storage/payloads";
+import { readPayload, writeBatch } from "../storage/payloads";
 
 interface Stored {
   message: Message<CallbackMessage>;
@@ -77,7 +79,8 @@ export async function storeCallbacks(
   // finds. A call under way stays in the shard where it started.
   let placed: { shard: Shard; known: string[]; calls: string[] }[];
   try {
-    const eventIds = parsed.map((p) => p.message.body.event_id);
+    // Body-less messages too: the event is stored, and its fan-out may be left to take on.
+    const eventIds = messages.map((m) => m.body.event_id);
     const callids = [...new Set(parsed.map((p) => p.columns.callid).filter((c): c is string => c !== null))];
     placed = await fromD1(
       onEveryShard(env, async (shard) => {
@@ -112,65 +115,93 @@ export async function storeCallbacks(
   const refs = await writeBatch(env, fresh.map((s) => s.body), now);
   const refOf = new Map(fresh.map((s, i) => [s.message.body.event_id, refs[i]!]));
   const statements = new Map<Shard, D1PreparedStatement[]>(shardsOf(env).map((shard) => [shard, []]));
-  const inline = new Map<Shard, string[]>(shardsOf(env).map((shard) => [shard, []]));
+  const candidates = new Map<Shard, string[]>(shardsOf(env).map((shard) => [shard, []]));
   const queued: { id: string; at: number }[] = [];
   const leaseUntil = now + leaseMs(env);
   for (const s of stored) {
     const m = s.message.body;
     const db = s.shard.db;
+    // A rate-limited destination is paced by the deliveries consumer's send slots.
+    const inline = s.wantedBy.filter((d) => d.enabled === 1 && d.consecutive_failures === 0 && d.rate_limit === null);
     const ref = refOf.get(m.event_id);
     if (ref !== undefined) {
-      statements.get(s.shard)!.push(
-        insertEvent(db, { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns }, nonce),
-      );
+      const event = { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns };
+      statements.get(s.shard)!.push(insertEvent(db, event, nonce, inline.map((d) => d.id), leaseUntil));
     }
     for (const dest of s.wantedBy) {
       const id = deliveryIdFor(m.event_id, dest.id);
-      // A rate-limited destination is paced by the deliveries consumer's send slots.
-      const attemptHere = dest.enabled === 1 && dest.consecutive_failures === 0 && dest.rate_limit === null;
-      statements.get(s.shard)!.push(
-        insertDeliveryForNewEvent(
-          db,
-          { id, event_id: m.event_id, destination_id: dest.id, tenant_id: m.tenant_id, status: dest.enabled ? "pending" : "held" },
-          nonce,
-          now,
-          attemptHere ? leaseUntil : null,
-        ),
-      );
-      if (attemptHere) inline.get(s.shard)!.push(id);
+      const row = { id, event_id: m.event_id, destination_id: dest.id, tenant_id: m.tenant_id, status: dest.enabled ? "pending" : "held" } as const;
+      const attemptHere = inline.includes(dest);
+      statements.get(s.shard)!.push(insertDeliveryForNewEvent(db, row, nonce, now, attemptHere));
+      if (attemptHere) candidates.get(s.shard)!.push(id);
       else if (dest.enabled) queued.push({ id, at: now });
     }
   }
   const states = destinationStates(destinationRows);
-  const written = [...statements].filter(([, list]) => list.length > 0);
   let claimedRows: ClaimedDelivery[];
+  let heldElsewhere: { id: string; fanout_until: number }[];
   try {
-    claimedRows = (
-      await fromD1(
-        Promise.all(
-          written.map(async ([shard, list]) => {
-            const ids = inline.get(shard)!;
+    const perShard = await fromD1(
+      Promise.all(
+        shardsOf(env).map(async (shard) => {
+          const list = statements.get(shard)!;
+          const known = [...shardOfEvent].filter(([, home]) => home === shard).map(([id]) => id);
+          const mine = [...new Set([...stored.filter((s) => s.shard === shard).map((s) => s.message.body.event_id), ...known])];
+          if (list.length === 0 && mine.length === 0) return { claimed: [], abandoned: [], heldElsewhere: [] };
+          const ids = candidates.get(shard)!;
+          const results = await shard.db.batch([
+            ...list,
+            abandonUnrecordedFanouts(shard.db, known, now),
+            takeOverFanouts(shard.db, known, nonce, now, leaseMs(env)),
             // Deliveries an earlier invocation stored and then died before attempting, once their lease is over.
-            const results = await shard.db.batch([...list, claimDueDeliveries(shard.db, ids, nonce, now, leaseMs(env), states), claimedBy(shard.db, nonce, ids)]);
-            ctx.waitUntil(checkSize(env, shard.name, results[0]?.meta.size_after, now).catch(() => undefined));
-            return (results.at(-1)!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard }));
-          }),
-        ),
-      )
-    ).flat();
+            claimDueDeliveries(shard.db, ids, nonce, now, leaseMs(env), states),
+            claimedBy(shard.db, nonce, ids),
+            inlineClaimedBy(shard.db, nonce, mine),
+            fanoutsHeldElsewhere(shard.db, known, nonce),
+          ]);
+          if (list.length) ctx.waitUntil(checkSize(env, shard.name, results[0]?.meta.size_after, now).catch(() => undefined));
+          const [abandoned, , , rows, inline, elsewhere] = results.slice(list.length);
+          return {
+            claimed: [
+              ...(rows!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard })),
+              ...(inline!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard, inline: true })),
+            ],
+            abandoned: (abandoned!.results as Unrecorded[]).map((a) => ({ ...a, shard })),
+            heldElsewhere: elsewhere!.results as { id: string; fanout_until: number }[],
+          };
+        }),
+      ),
+    );
+    claimedRows = perShard.flatMap((p) => p.claimed);
+    heldElsewhere = perShard.flatMap((p) => p.heldElsewhere);
+    for (const p of perShard) if (p.abandoned.length) await reportUnrecorded(env, ctx, p.abandoned[0]!.shard, p.abandoned, now);
     // Only once every event is stored: an inbox body is the only copy until then.
     const fromInbox = stored.filter((s) => s.message.body.body === undefined).map((s) => deleteInbox(env.DB, s.message.body.event_id));
     if (fromInbox.length) await fromD1(env.DB.batch(fromInbox));
   } catch (err) {
     return keepOutsideD1(env, messages, now, err);
   }
-  // The first attempts send the bodies in memory; nothing just written is read back.
+  // The first attempts send the bodies in memory; nothing just written is read
+  // back, except for a fan-out taken on whose message no longer carries its body.
   const bodies = new Map(stored.map((s) => [s.message.body.event_id, s.body]));
-  const claimed = claimedRows.map((c) => ({ ...c, payload: bodies.get(c.event_id) ?? null }));
+  const claimed = await Promise.all(
+    claimedRows.map(async (c) => ({ ...c, payload: bodies.get(c.event_id) ?? c.payload ?? (await readPayload(env, c, now)) })),
+  );
 
   await scheduleRetries(env, queued, now);
-  await attemptInParallel(env, ctx, nonce, claimed, destinations);
-  for (const m of messages) m.ack();
+  const unrecorded = await attemptInParallel(env, ctx, nonce, claimed, destinations);
+  // A callback whose inline first attempts are not recorded (here, or by the
+  // invocation that holds them) comes back once that lease is over, to be
+  // taken on then: the queue message is what carries an unrecorded fan-out.
+  const comeBack = new Map<string, number>([
+    ...heldElsewhere.map((h) => [h.id, h.fanout_until] as const),
+    ...[...unrecorded].map((id) => [id, leaseUntil] as const),
+  ]);
+  for (const m of messages) {
+    const until = comeBack.get(m.body.event_id);
+    if (until === undefined) m.ack();
+    else m.retry({ delaySeconds: Math.max(1, Math.ceil((until - Date.now()) / 1000)) });
+  }
 }
 
 /**

@@ -87,7 +87,7 @@ export function registerSharedRoutes(r: Hono<DashboardEnv>, base: Scope["base"])
     };
     const page = await searchDeliveries(c.env, search, decodeCursor(q.cursor, deliveryPosition), PAGE_SIZE);
     const [last, destinations] = await Promise.all([
-      lastAttempts(c.env, page.rows.map((d) => d.id)),
+      lastAttempts(c.env, page.rows),
       destinationsByIds(c.env.DB, [...new Set(page.rows.map((d) => d.destination_id))]).all<DestinationRow>(),
     ]);
     return c.html(

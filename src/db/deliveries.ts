@@ -16,6 +16,7 @@ import {
   deliveryStatuses,
   type DeliveryStatus,
 } from "../delivery/lifecycle";
+import { deliveryColumns, derivedDeliveriesOf, derivedDeliveryId, inlineUnrecorded } from "./first-attempts";
 import { ids, where } from "./sql";
 
 export { deliveryStatuses, type DeliveryStatus };
@@ -54,50 +55,52 @@ export interface ClaimedDeliveryRow {
 }
 
 /** A claimed delivery and the shard it lives in, where its outcome is recorded. */
-export type ClaimedDelivery = ClaimedDeliveryRow & { shard: Shard };
+export type ClaimedDelivery = ClaimedDeliveryRow & {
+  shard: Shard;
+  /** An inline first attempt: claimed by its event row, with no delivery row (src/db/first-attempts.ts). */
+  inline?: boolean;
+};
 
 /**
  * "An earlier event of the same call is still owed to this destination" for
  * the delivery `d` of the event `ev`: the call's events are found through
  * events_callid, their deliveries to the same destination by their derived
- * ids (no index of its own). Predecessors that this very statement can
+ * ids (no index of its own). Owed means an open row, or no row and an inline
+ * first attempt not yet recorded. Predecessors that this very statement can
  * claim too (`?set`, due and unleased) do not block: the runner sends a
  * call's claimed deliveries one after another, in order.
  */
 const openPredecessor = (set: string, now: string) => `EXISTS (
-  SELECT 1 FROM events pe JOIN deliveries pd ON pd.id = 'dlv_' || substr(pe.id, 5) || '_' || substr(d.destination_id, 5)
+  SELECT 1 FROM events pe LEFT JOIN deliveries pd ON pd.id = ${derivedDeliveryId("pe.id", "d.destination_id")}
   WHERE pe.callid = ev.callid AND pe.tenant_id = ev.tenant_id AND pe.seq < ev.seq
-    AND pd.status IN (${statusList(OPEN)})
-    AND NOT (pd.id IN (SELECT value FROM json_each(${set})) AND ${guard("claim", "pd", { now })} AND pd.next_attempt_at <= ${now}))`;
+    AND CASE WHEN pd.id IS NULL THEN ${inlineUnrecorded("pe", "d.destination_id")}
+      ELSE pd.status IN (${statusList(OPEN)})
+        AND NOT (pd.id IN (SELECT value FROM json_each(${set})) AND ${guard("claim", "pd", { now })} AND pd.next_attempt_at <= ${now}) END)`;
 
 /**
  * `create`: only if this very invocation created the event, so a
  * redelivered queue message or AiRudder's retry of the same callback adds
- * nothing. A delivery whose first attempt this invocation will make
- * (`leaseUntil`) is created already claimed, saving a second write, unless
- * an earlier event of its call is still owed to the destination: then it
- * waits for that one (see nextInCall).
+ * nothing. `ifBlocked`: the row of a first attempt this invocation would make
+ * inline (with no row at all), created only when an earlier event of its
+ * call is still owed to the destination; it then waits for that one (see
+ * nextInCall).
  */
 export const insertDeliveryForNewEvent = (
   db: D1Database,
   d: { id: string; event_id: string; destination_id: string; tenant_id: string; status: "pending" | "held" },
   batchNonce: string,
   now: number,
-  leaseUntil: number | null,
+  ifBlocked: boolean,
 ) =>
   db
     .prepare(
-      `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at,
-         lease_owner, lease_until, claims)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6,
-         CASE WHEN x.blocked THEN NULL ELSE ?7 END, CASE WHEN x.blocked THEN NULL ELSE ?8 END, NOT x.blocked
-       FROM (SELECT (?8 IS NULL OR ${openPredecessor("'[]'", "?6")}) AS blocked
-             FROM events ev, (SELECT ?3 AS destination_id) d
-             WHERE ev.id = ?2 AND ev.batch_nonce = ?7) x
-       WHERE true -- SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+      `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6
+       FROM events ev, (SELECT ?3 AS destination_id) d
+       WHERE ev.id = ?2 AND ev.batch_nonce = ?7 AND (NOT ?8 OR ${openPredecessor("'[]'", "?6")})
        ON CONFLICT (id) DO NOTHING`,
     )
-    .bind(d.id, d.event_id, d.destination_id, d.tenant_id, d.status, now, batchNonce, leaseUntil);
+    .bind(d.id, d.event_id, d.destination_id, d.tenant_id, d.status, now, batchNonce, ifBlocked ? 1 : 0);
 
 /**
  * `abandon` of deliveries whose outcome was not recorded MAX_UNRECORDED_CLAIMS
@@ -313,8 +316,9 @@ export const restartDeliveries = (db: D1Database, deliveryIds: readonly string[]
 
 /**
  * `replay`: starts a delivery over under the same webhook-id, or creates it
- * (a destination added since). A delivery whose attempt is in flight is left
- * alone and not returned.
+ * (a destination added since, or a first attempt delivered inline). A
+ * delivery whose attempt is in flight (leased, or an inline first attempt
+ * not yet recorded) is left alone and not returned.
  */
 export const replayDelivery = (
   db: D1Database,
@@ -325,8 +329,8 @@ export const replayDelivery = (
   db
     .prepare(
       `INSERT INTO deliveries AS d (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4,
-         CASE WHEN ?6 THEN 'pending' ELSE 'held' END, ?5, ?5, ?5)
+       SELECT ?1, ?2, ?3, ?4, CASE WHEN ?6 THEN 'pending' ELSE 'held' END, ?5, ?5, ?5
+       WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = ?2 AND e.fanout_until >= ?5 AND ${inlineUnrecorded("e", "?3")})
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, schedule_step = 0, next_attempt_at = ?5, updated_at = ?5
          WHERE ${guard("replay", "d", { now: "?5" })}
        RETURNING id, status`,
@@ -351,15 +355,19 @@ export const failedDeliveriesSince = (
     .bind(destinationId, since, after?.created_at ?? -1, after?.id ?? "", limit)
     .all<{ id: string; created_at: number }>();
 
-/** An event's deliveries: `range` is the event's span of delivery ids (see deliveryRangeOf). */
-export const deliveriesOfEvent = (db: D1Database, range: readonly [string, string]) =>
+/** An event's deliveries, stored and derived: `range` is the event's span of delivery ids (see deliveryRangeOf). */
+export const deliveriesOfEvent = (db: D1Database, eventId: string, range: readonly [string, string]) =>
   db
-    .prepare("SELECT * FROM deliveries WHERE id >= ?1 AND id < ?2 ORDER BY created_at, id")
-    .bind(range[0], range[1])
+    .prepare(
+      `SELECT * FROM (SELECT ${deliveryColumns} FROM deliveries WHERE id >= ?1 AND id < ?2 UNION ALL ${derivedDeliveriesOf("?3")})
+       ORDER BY created_at, id`,
+    )
+    .bind(range[0], range[1], eventId)
     .all<DeliveryRow>();
 
+/** A stored delivery (see derivedDelivery for one delivered inline). */
 export const getDelivery = (db: D1Database, id: string) =>
-  db.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<DeliveryRow>();
+  db.prepare(`SELECT ${deliveryColumns} FROM deliveries WHERE id = ?1`).bind(id).first<DeliveryRow>();
 
 export const listDeliveries = (
   db: D1Database,
@@ -377,7 +385,7 @@ export const listDeliveries = (
     ["(created_at < ?1 OR (created_at = ?1 AND id < ?2))", cursor ? [cursor.created_at, cursor.id] : undefined],
   ]);
   return db
-    .prepare(`SELECT * FROM deliveries ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?${w.values.length + 1}`)
+    .prepare(`SELECT ${deliveryColumns} FROM deliveries ${w.sql} ORDER BY created_at DESC, id DESC LIMIT ?${w.values.length + 1}`)
     .bind(...w.values, limit)
     .all<DeliveryRow>();
 };

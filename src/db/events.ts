@@ -17,21 +17,25 @@ export interface EventRow extends EventColumns {
 
 /**
  * Stores an event once. `seq` numbers the events of one call within a tenant
- * in the order they are stored.
+ * in the order they are stored. `fanout`: the destinations whose first
+ * attempt this invocation makes inline, claimed until `fanoutUntil` (see
+ * src/db/first-attempts.ts).
  */
 export const insertEvent = (
   db: D1Database,
   e: Omit<EventRow, "payload" | "payload_state" | "seq">,
   batchNonce: string,
+  fanout: readonly string[],
+  fanoutUntil: number,
 ) =>
   db
     .prepare(
       `INSERT INTO events (id, tenant_id, kind, type, received_at, payload_ref, callid, task_id, state, agent,
-         phone_masked, call_time, seq, batch_nonce)
+         phone_masked, call_time, seq, batch_nonce, fanout, fanout_until, fanout_claims)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
          CASE WHEN ?7 IS NULL THEN NULL
            ELSE (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE tenant_id = ?2 AND callid = ?7) END,
-         ?13)
+         ?13, ?14, CASE WHEN ?14 IS NULL THEN NULL ELSE ?15 END, ?14 IS NOT NULL)
        ON CONFLICT (id) DO NOTHING`,
     )
     .bind(
@@ -48,6 +52,8 @@ export const insertEvent = (
       e.phone_masked,
       e.call_time,
       batchNonce,
+      fanout.length ? JSON.stringify(fanout) : null,
+      fanoutUntil,
     );
 
 /** Events that are already stored, of these ids: the consumer does not write their bodies to R2 again. */

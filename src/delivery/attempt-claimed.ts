@@ -63,6 +63,7 @@ function logFailure(msg: string, err: unknown): void {
  * New events (the callbacks consumer): one attempt for each claimed delivery,
  * all in parallel, recorded together. Only healthy destinations without a
  * rate limit get these, and the claim has already checked call order.
+ * Answers the events whose inline first attempts could not be recorded.
  */
 export async function attemptInParallel(
   env: Env,
@@ -70,17 +71,21 @@ export async function attemptInParallel(
   owner: string,
   claimed: readonly ClaimedDelivery[],
   destinations: ReadonlyMap<string, DestinationRow>,
-): Promise<void> {
-  if (claimed.length === 0) return;
+): Promise<Set<string>> {
+  const unrecorded = new Set<string>();
+  if (claimed.length === 0) return unrecorded;
   const attempts = claimed.map((d) => attemptToOutcome(env, d, destinations));
   const { done, late } = await settledWithin(attempts, RECORD_TOGETHER_MS);
   const record = (outcomes: Outcome[]) =>
-    recordOutcomes(env, ctx, owner, outcomes, destinations).catch((err) =>
-      // Left claimed: the sweep takes it up once the lease ends (see MAX_UNRECORDED_CLAIMS).
-      logFailure("recording attempts failed", err),
-    );
+    recordOutcomes(env, ctx, owner, outcomes, destinations).catch((err) => {
+      // An inline first attempt comes back with its callback's queue message; a
+      // claimed row is taken up by the sweep once its lease ends (see MAX_UNRECORDED_CLAIMS).
+      for (const o of outcomes) if (o.delivery.inline) unrecorded.add(o.delivery.event_id);
+      logFailure("recording attempts failed", err);
+    });
   await record(done);
   await Promise.all(late.map(async (p) => record([await p])));
+  return unrecorded;
 }
 
 /** Send slots reserved for one turn of a rate-limited destination. */

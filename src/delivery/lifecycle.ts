@@ -14,6 +14,22 @@
  *
  *   operator: restart (failed|dead → pending|held), replay (any unleased → pending|held),
  *   abandon (open → dead: destination removed, or outcome never recorded).
+ *
+ * Inline first attempts (the happy path, with no delivery row at all). A new
+ * event's first attempt to a healthy destination is made by the invocation
+ * that stores it, and the event row is its claim: `fanout` names the
+ * destinations, `batch_nonce` the owner, `fanout_until` the lease. Its
+ * outcome is recorded once:
+ *   delivered              → into the event's `first_attempts`; the delivery is
+ *                            derived from it wherever one is read (src/db/first-attempts.ts)
+ *   failed, dead, held     → `firstOutcome`: the row is created in that status,
+ *                            with its attempt row, and goes on like any other
+ * An unrecorded inline attempt blocks the later events of its call exactly as
+ * an open row does. The callback's queue message is acked only once its
+ * outcomes are recorded, so a fan-out left unrecorded (the invocation died,
+ * or D1 refused the record) comes back with the message and is taken on
+ * (`fanout_claims`) once its lease is over; after MAX_UNRECORDED_CLAIMS claims
+ * its deliveries are created dead instead of being sent again.
  */
 
 export const deliveryStatuses = ["pending", "delivered", "failed", "dead", "held"] as const;
@@ -41,7 +57,18 @@ export interface Transition {
 }
 
 export const transitions = {
-  create: { from: [], to: ["pending", "held"], lease: "none", when: "the consumer stores a new event; held when the destination is paused" },
+  create: {
+    from: [],
+    to: ["pending", "held"],
+    lease: "none",
+    when: "the consumer stores a new event for a destination it does not attempt at once (paused, failing, rate-limited), or whose first attempt must wait for an earlier event of the call; held when paused",
+  },
+  firstOutcome: {
+    from: [],
+    to: ["failed", "dead", "held"],
+    lease: "none",
+    when: "an inline first attempt that was not delivered: the row is created with its outcome, by the fan-out's owner only",
+  },
   claim: {
     from: DUE,
     to: DUE,
@@ -58,7 +85,12 @@ export const transitions = {
   release: { from: ["held"], to: ["pending"], lease: "free", when: "its destination is enabled: oldest first, by the operator's PATCH and then by the sweep until none is left" },
   restart: { from: ["failed", "dead"], to: ["pending", "held"], lease: "free", when: "operator retry or recover: the schedule starts over" },
   replay: { from: deliveryStatuses, to: ["pending", "held"], lease: "free", when: "operator replay: delivered again under the same webhook-id (created when missing)" },
-  abandon: { from: OPEN, to: ["dead"], lease: "free", when: "its destination was removed, or its outcome could not be recorded MAX_UNRECORDED_CLAIMS times" },
+  abandon: {
+    from: OPEN,
+    to: ["dead"],
+    lease: "free",
+    when: "its destination was removed, or its outcome could not be recorded MAX_UNRECORDED_CLAIMS times (an inline first attempt's row is then created dead)",
+  },
   requeue: { from: DUE, to: DUE, lease: "free", when: "the sweep re-sends an overdue delivery's queue message (lost, or never sent)" },
 } as const satisfies Record<string, Transition>;
 

@@ -1,5 +1,6 @@
 import { insertAttempt } from "../db/attempts";
 import { finishAttempt, nextInCall, type AttemptTransition } from "../db/deliveries";
+import { createAfterFirstAttempt, recordDeliveredInline } from "../db/first-attempts";
 import {
   disableDestination,
   disableFailingDestination,
@@ -67,32 +68,46 @@ export async function recordOutcomes(
   const byShard = new Map<Shard, D1PreparedStatement[]>();
   const health = new Map<string, { succeeded: boolean; failures: number; deads: number }>();
   const gone = new Set<string>();
+  const deliveredInline = new Map<string, { shard: Shard; delivered: Record<string, [number, number | null, number]> }>();
   for (const o of outcomes) {
     const db = o.delivery.shard.db;
     const list = byShard.get(o.delivery.shard) ?? [];
     byShard.set(o.delivery.shard, list);
-    list.push(
-      insertAttempt(db, {
-        delivery_id: o.delivery.id,
-        at: o.endedAt - o.result.durationMs,
-        status_code: o.result.statusCode,
-        duration_ms: o.result.durationMs,
-        error: o.result.error,
-        response_body: o.result.responseBody,
-      }),
-      finishAttempt(
-        db,
-        transitionOf[o.status as keyof typeof transitionOf],
-        {
-          id: o.delivery.id,
+    const attempt = {
+      delivery_id: o.delivery.id,
+      at: o.endedAt - o.result.durationMs,
+      status_code: o.result.statusCode,
+      duration_ms: o.result.durationMs,
+      error: o.result.error,
+      response_body: o.result.responseBody,
+    };
+    if (o.delivery.inline && o.status === "delivered") {
+      const e = deliveredInline.get(o.delivery.event_id) ?? { shard: o.delivery.shard, delivered: {} };
+      e.delivered[o.delivery.destination_id] = [attempt.at, attempt.status_code, attempt.duration_ms];
+      deliveredInline.set(o.delivery.event_id, e);
+    } else if (o.delivery.inline) {
+      const d = o.delivery;
+      const status = o.status as "failed" | "dead" | "held";
+      list.push(
+        insertAttempt(db, attempt),
+        createAfterFirstAttempt(
+          db,
+          { id: d.id, event_id: d.event_id, destination_id: d.destination_id, status, status_code: o.result.statusCode, next_attempt_at: o.nextAttemptAt, schedule_step: o.scheduleStep },
           owner,
-          status_code: o.result.statusCode,
-          next_attempt_at: o.nextAttemptAt,
-          schedule_step: o.scheduleStep,
-        },
-        now,
-      ),
-    );
+          now,
+        ),
+      );
+    } else {
+      list.push(
+        insertAttempt(db, attempt),
+        finishAttempt(
+          db,
+          transitionOf[o.status as keyof typeof transitionOf],
+          { id: o.delivery.id, owner, status_code: o.result.statusCode, next_attempt_at: o.nextAttemptAt, schedule_step: o.scheduleStep },
+          now,
+        ),
+      );
+    }
     const h = health.get(o.delivery.destination_id) ?? { succeeded: false, failures: 0, deads: 0 };
     if (o.status === "delivered") h.succeeded = true;
     else if (o.status === "failed") h.failures++;
@@ -100,6 +115,8 @@ export async function recordOutcomes(
     health.set(o.delivery.destination_id, h);
     if (o.gone) gone.add(o.delivery.destination_id);
   }
+  // An event's first attempts that were delivered: one write of its row, whatever the number of destinations.
+  for (const [eventId, e] of deliveredInline) byShard.get(e.shard)!.push(recordDeliveredInline(e.shard.db, eventId, owner, e.delivered));
   const control: D1PreparedStatement[] = [];
   for (const [id, h] of health) {
     if (destinations.has(id)) control.push(recordDestinationOutcome(env.DB, id, h, now));

@@ -32,6 +32,11 @@ export function deliveryIdFor(eventId: string, destinationId: string): string {
   return `dlv_${eventId.slice("evt_".length)}_${destinationId.slice("dst_".length)}`;
 }
 
+/** The event a delivery id names (its part before the destination's hash). */
+export function eventIdOf(deliveryId: string): string {
+  return `evt_${deliveryId.slice("dlv_".length, deliveryId.indexOf("_", "dlv_".length))}`;
+}
+
 /** The destination a delivery id names (its part after the event's hash). */
 export function destinationIdOf(deliveryId: string): string {
   return `dst_${deliveryId.slice(deliveryId.indexOf("_", "dlv_".length) + 1)}`;

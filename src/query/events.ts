@@ -1,10 +1,11 @@
-import { attemptsOf, type AttemptRow } from "../db/attempts";
+import type { AttemptRow } from "../db/attempts";
 import { deliveriesOfEvent, type DeliveryRow } from "../db/deliveries";
 import { getEvent, listEvents, type EventFilters, type EventRow } from "../db/events";
 import { findInShards, mergeNewestFirst, onEveryShard, type Shard } from "../db/shards";
 import { deliveryRangeOf } from "../delivery/routing";
 import type { Env } from "../env";
 import { payloadStateOf, readPayload } from "../storage/payloads";
+import { attemptsIn } from "./attempts";
 import { pageOf, type Page } from "./page";
 
 /*
@@ -53,8 +54,8 @@ export async function eventDetail(env: Env, id: string): Promise<EventDetail | n
   const found = await findEvent(env, id);
   if (!found) return null;
   const { shard, ...event } = found;
-  const deliveries = (await deliveriesOfEvent(shard.db, deliveryRangeOf(event.id))).results;
-  const attempts = deliveries.length ? (await attemptsOf(shard.db, deliveries.map((d) => d.id))).results : [];
+  const deliveries = (await deliveriesOfEvent(shard.db, event.id, deliveryRangeOf(event.id))).results;
+  const attempts = await attemptsIn(shard.db, deliveries);
   const payload = await readPayload(env, event);
   const state = payloadStateOf(env, event);
   const { payload: _held, ...summary } = event;
