@@ -6,7 +6,7 @@ import { insertInbox } from "../src/db/inbox";
 import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
-import { createDestination, createTenant, fakeCrm, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { createDestination, createTenant, deliveriesOfEvent, fakeCrm, storedPayload, uniqueId, waitUntil } from "./helpers";
 import { everyDatabase } from "./every-database";
 
 const CALLBACKS = "airudder-relay-callbacks";
@@ -53,7 +53,7 @@ const count = async (sql: string, ...params: unknown[]) =>
   (await everyDatabase.prepare(sql).bind(...params).first<{ n: number }>())!.n;
 
 const eventsWithId = (id: string) => count("SELECT COUNT(*) AS n FROM events WHERE id = ?1", id);
-const deliveriesOf = (id: string) => count("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?1", id);
+const deliveriesOf = async (id: string) => (await deliveriesOfEvent(id)).length;
 
 describe("the callbacks queue consumer", () => {
   it("stores a batch given twice once: one event, one delivery, one CRM request", async () => {
@@ -72,10 +72,9 @@ describe("the callbacks queue consumer", () => {
     expect(await deliveriesOf(message.event_id)).toBe(1);
     expect(crm.requests).toHaveLength(1);
     expect(JSON.parse(crm.requests[0]!.body)).toMatchObject({ id: message.event_id, tenant: tenant.id, data: JSON.parse(body) });
-    const delivery = await everyDatabase.prepare("SELECT destination_id, status, attempt_count FROM deliveries WHERE event_id = ?1")
-      .bind(message.event_id)
-      .first();
-    expect(delivery).toEqual({ destination_id: destination.id, status: "delivered", attempt_count: 1 });
+    const [delivery] = await deliveriesOfEvent(message.event_id);
+    expect(delivery!.delivery).toMatchObject({ destination_id: destination.id, status: "delivered", attempt_count: 1 });
+    expect(delivery!.attempts).toMatchObject([{ status_code: 200 }]);
     const stored = await everyDatabase.prepare("SELECT tenant_id, type FROM events WHERE id = ?1").bind(message.event_id).first();
     expect(stored).toEqual({ tenant_id: tenant.id, type: "airudder.inbound.transfer" });
     expect(await storedPayload(message.event_id)).toBe(body);

@@ -1,8 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
-import { admin, createDestination, createTenant, fakeCrm, postCallback, waitUntil } from "./helpers";
-import { everyDatabase } from "./every-database";
+import { admin, createDestination, createTenant, deliveriesOfEvent, fakeCrm, postCallback, waitUntil } from "./helpers";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -39,8 +38,7 @@ describe("an AiRudder callback, end to end", () => {
     expect(found.data[0].id).toBe(receipt.event_id);
     await new Promise((r) => setTimeout(r, 1500));
     expect(crm.requests).toHaveLength(1);
-    const rows = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = ?1").bind(receipt.event_id).first<{ n: number }>();
-    expect(rows?.n).toBe(1);
+    expect(await deliveriesOfEvent(receipt.event_id)).toHaveLength(1);
 
     const detail = await admin("GET", `/v1/admin/events/${receipt.event_id}`);
     expect(detail.status).toBe(200);

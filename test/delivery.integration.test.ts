@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { seal } from "../src/crypto/secret-box";
-import type { AttemptRow } from "../src/db/attempts";
 import { CALLS_IN_PARALLEL, DOWN_IN_A_ROW_ENDS_TURN } from "../src/delivery/attempt-claimed";
 import { config } from "../src/env";
 import {
@@ -20,6 +19,7 @@ import {
   sendCallback,
   drivenEnv,
   deliver,
+  attemptsOfDelivery,
 } from "./helpers";
 import { everyDatabase } from "./every-database";
 
@@ -27,8 +27,7 @@ import { everyDatabase } from "./every-database";
 const { crm, destination } = cleanedUpAfterEach();
 const callback = freshCallback;
 
-const attemptsOf = async (deliveryId: string) =>
-  (await everyDatabase.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<AttemptRow>()).results;
+const attemptsOf = attemptsOfDelivery;
 
 /** The delivery once `n` attempts are recorded and its claim is released. */
 const settled = (eventId: string, destinationId: string, n = 1, timeoutMs?: number) =>
@@ -441,7 +440,7 @@ describe("a delivery message", () => {
 
     expect(far.requests).toHaveLength(1);
     expect(await attemptsOf(deliveryId)).toHaveLength(1);
-    expect(await everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "delivered", attempt_count: 1 });
+    expect(await deliveryById(deliveryId)).toMatchObject({ status: "delivered", attempt_count: 1 });
   });
 
   it("processed by two consumers at once makes one attempt", async () => {
@@ -477,6 +476,6 @@ describe("a delivery message", () => {
 
     expect(far.requests).toHaveLength(0);
     expect(await attemptsOf(deliveryId)).toHaveLength(0);
-    expect(await everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(deliveryId).first()).toMatchObject({ status: "failed", attempt_count: 0 });
+    expect(await deliveryById(deliveryId)).toMatchObject({ status: "failed", attempt_count: 0 });
   });
 });

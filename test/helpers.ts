@@ -3,7 +3,10 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, expect, vi } from "vitest";
 import type { DeliveryRow } from "../src/db/deliveries";
 import { getEvent } from "../src/db/events";
+import { deliveryIdFor } from "../src/delivery/routing";
 import type { Env } from "../src/env";
+import { deliveryDetail, findDelivery } from "../src/query/deliveries";
+import { eventDetail } from "../src/query/events";
 import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import type { CallbackMessage, DeliveryJob, DeliveryMessage } from "../src/queue-messages";
@@ -143,13 +146,30 @@ export function cleanedUpAfterEach() {
 /** A delivery row as D1 holds it, claim included. */
 export type StoredDelivery = DeliveryRow & { lease_owner: string | null; lease_until: number | null };
 
-export const deliveryOf = (eventId: string, destinationId: string) =>
-  everyDatabase.prepare("SELECT * FROM deliveries WHERE event_id = ?1 AND destination_id = ?2")
-    .bind(eventId, destinationId)
-    .first<StoredDelivery>();
+/**
+ * A delivery as D1 holds it: its row, claim included, or, for a first attempt
+ * delivered inline (no row), the delivery the relay derives from its event.
+ */
+export async function deliveryById(id: string): Promise<StoredDelivery | null> {
+  const row = await everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<StoredDelivery>();
+  if (row) return row;
+  const derived = await findDelivery(env, id);
+  if (!derived) return null;
+  const { shard: _shard, ...delivery } = derived;
+  return { ...delivery, lease_owner: null, lease_until: null };
+}
 
-export const deliveryById = (id: string) =>
-  everyDatabase.prepare("SELECT * FROM deliveries WHERE id = ?1").bind(id).first<StoredDelivery>();
+export const deliveryOf = (eventId: string, destinationId: string) => deliveryById(deliveryIdFor(eventId, destinationId));
+
+/** An event's deliveries with their attempts, stored and derived, as every reader of the relay sees them. */
+export async function deliveriesOfEvent(eventId: string) {
+  return (await eventDetail(env, eventId))?.deliveries ?? [];
+}
+
+/** Every attempt of a delivery, oldest first (the inline first attempt included). */
+export async function attemptsOfDelivery(deliveryId: string) {
+  return (await deliveryDetail(env, deliveryId))?.attempts ?? [];
+}
 
 /** Posts a callback (a fresh one by default) and answers its event id, expecting a 200. */
 export async function sendCallback(tenant: Tenant, body = freshCallback(), kind = "inbound-transfer"): Promise<string> {

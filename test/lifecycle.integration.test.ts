@@ -1,7 +1,9 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { seal } from "../src/crypto/secret-box";
 import { CHUNK, runJob } from "../src/delivery/operator";
 import { MAX_UNRECORDED_CLAIMS, OVERDUE_AFTER_MS, REQUEUE_AFTER_MS } from "../src/delivery/lifecycle";
+import { findEvent } from "../src/query/events";
 import { sweep } from "../src/maintenance/sweep";
 import type { DeliveryJob } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
@@ -19,6 +21,7 @@ import {
   ADMIN,
   type CrmHandler,
   type Tenant,
+  attemptsOfDelivery,
 } from "./helpers";
 import { everyDatabase } from "./every-database";
 
@@ -34,8 +37,7 @@ function callEvent(callid: string, n: number): string {
 
 const newCallId = () => crypto.randomUUID().replace(/-/g, "");
 
-const attempts = async (deliveryId: string) =>
-  (await everyDatabase.prepare("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY at, id").bind(deliveryId).all<{ status_code: number | null; error: string | null }>()).results;
+const attempts = attemptsOfDelivery;
 
 /** Events of the given calls held for a paused destination, in the order sent; answers their delivery ids in that order. */
 async function heldEvents(tenant: Tenant, destinationId: string, bodies: readonly string[]) {
@@ -232,9 +234,17 @@ describe("operator actions and the lease", () => {
   });
 
   it("retry and replay of a delivery whose attempt is in flight answer 409 and leave the attempt alone", async () => {
-    const { d, eventId } = await delivered();
+    const { d, eventId, dest } = await delivered();
     const lease = { owner: "an-attempt-in-flight", until: Date.now() + 60_000 };
-    await everyDatabase.prepare("UPDATE deliveries SET status = 'failed', lease_owner = ?2, lease_until = ?3 WHERE id = ?1").bind(d.id, lease.owner, lease.until).run();
+    // Its first attempt was delivered inline (no row): made a failed row with a retry in flight, in its event's shard.
+    const { shard } = (await findEvent(env, eventId))!;
+    await shard.db
+      .prepare(
+        `INSERT INTO deliveries (id, event_id, destination_id, tenant_id, status, attempt_count, schedule_step, lease_owner, lease_until, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'failed', 1, ?5, ?6, ?7, ?8, ?8)`,
+      )
+      .bind(d.id, eventId, dest.id, d.tenant_id, d.schedule_step, lease.owner, lease.until, Date.now())
+      .run();
 
     expect((await admin("POST", `/v1/admin/deliveries/${d.id}/retry`)).status).toBe(409);
     expect((await admin("POST", `/v1/admin/events/${eventId}/replay`, {})).status).toBe(409);

@@ -109,14 +109,22 @@ export const createAfterFirstAttempt = (
     )
     .bind(d.id, d.event_id, d.destination_id, d.status, d.schedule_step, d.status_code, d.next_attempt_at, now, owner);
 
-/** The columns of a delivery derived from an inline first attempt that was delivered (`e` the event, `f` its first_attempts entry). */
-const derivedColumns = `${derivedDeliveryId("e.id", "f.key")} AS id, e.id AS event_id, f.key AS destination_id, e.tenant_id,
-  'delivered' AS status, 1 AS attempt_count, 0 AS schedule_step, json_extract(f.value, '$[1]') AS last_status_code,
-  NULL AS next_attempt_at, e.received_at AS created_at, json_extract(f.value, '$[0]') + json_extract(f.value, '$[2]') AS updated_at`;
+/** The event's first_attempts entry for the fan-out destination `f.value`: [start ms, status code, duration ms], or NULL. */
+const entry = `json_extract(e.first_attempts, '$."' || f.value || '"')`;
 
-/** Inline first attempts that were delivered and have no row since (a replay creates one, which then speaks for it). */
-const derivedFrom = `FROM events e, json_each(e.first_attempts) f
-  WHERE e.first_attempts IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.id = ${derivedDeliveryId("e.id", "f.key")})`;
+/**
+ * The columns of a delivery derived from an inline first attempt (`e` the
+ * event, `f` its fan-out entry): delivered once recorded so, pending while in
+ * flight.
+ */
+const derivedColumns = `${derivedDeliveryId("e.id", "f.value")} AS id, e.id AS event_id, f.value AS destination_id, e.tenant_id,
+  CASE WHEN ${entry} IS NULL THEN 'pending' ELSE 'delivered' END AS status, ${entry} IS NOT NULL AS attempt_count,
+  0 AS schedule_step, json_extract(${entry}, '$[1]') AS last_status_code, NULL AS next_attempt_at, e.received_at AS created_at,
+  COALESCE(json_extract(${entry}, '$[0]') + json_extract(${entry}, '$[2]'), e.received_at) AS updated_at`;
+
+/** Inline first attempts with no row (a failed outcome, a wait behind an earlier event or a replay creates one, which then speaks for it). */
+const derivedFrom = `FROM events e, json_each(e.fanout) f
+  WHERE e.fanout IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.id = ${derivedDeliveryId("e.id", "f.value")})`;
 
 /** The columns of a stored delivery that readers see, the same as derivedColumns. */
 export const deliveryColumns =
@@ -124,31 +132,32 @@ export const deliveryColumns =
 
 /** A derived delivery, by its event and destination. */
 export const derivedDelivery = (db: D1Database, eventId: string, destinationId: string) =>
-  db.prepare(`SELECT ${derivedColumns} ${derivedFrom} AND e.id = ?1 AND f.key = ?2`).bind(eventId, destinationId);
+  db.prepare(`SELECT ${derivedColumns} ${derivedFrom} AND e.id = ?1 AND f.value = ?2`).bind(eventId, destinationId);
 
 /** The derived deliveries of one event. */
 export const derivedDeliveriesOf = (eventParam: string) => `SELECT ${derivedColumns} ${derivedFrom} AND e.id = ${eventParam}`;
 
 /**
- * Derived deliveries in a listing, newest first: status `delivered` only, by
- * tenant on events_tenant_received; a destination filter reads the JSON of
- * each of its tenant's events (`tenant` should be given with it).
+ * Derived deliveries in a listing, newest first, by tenant on
+ * events_tenant_received; a destination filter reads the JSON of each of its
+ * tenant's events (`tenant` should be given with it).
  */
 export const listDerivedDeliveries = (
   db: D1Database,
-  f: { tenant?: string; destination?: string },
+  f: { status?: "pending" | "delivered"; tenant?: string; destination?: string },
   cursor: { created_at: number; id: string } | null,
   limit: number,
 ) => {
   const w = where([
     ["e.tenant_id = ?1", f.tenant],
-    ["f.key = ?1", f.destination],
-    [`(e.received_at < ?1 OR (e.received_at = ?1 AND ${derivedDeliveryId("e.id", "f.key")} < ?2))`, cursor ? [cursor.created_at, cursor.id] : undefined],
+    ["f.value = ?1", f.destination],
+    [`(e.received_at < ?1 OR (e.received_at = ?1 AND ${derivedDeliveryId("e.id", "f.value")} < ?2))`, cursor ? [cursor.created_at, cursor.id] : undefined],
   ]);
+  const status = f.status === undefined ? "" : `WHERE status = '${f.status === "pending" ? "pending" : "delivered"}'`;
   return db
     .prepare(
-      `SELECT ${derivedColumns} ${derivedFrom} ${w.sql.replace(/^WHERE /, "AND ")}
-       ORDER BY e.received_at DESC, id DESC LIMIT ?${w.values.length + 1}`,
+      `SELECT * FROM (SELECT ${derivedColumns} ${derivedFrom} ${w.sql.replace(/^WHERE /, "AND ")}) ${status}
+       ORDER BY created_at DESC, id DESC LIMIT ?${w.values.length + 1}`,
     )
     .bind(...w.values, limit);
 };

@@ -25,12 +25,16 @@ export interface DeliveryPosition {
 }
 
 /** The tenant the derived side of a listing walks: a destination belongs to one (null: none, the destination is unknown). */
-async function derivedScope(env: Env, filters: DeliveryFilters): Promise<{ tenant?: string; destination?: string } | null> {
-  if (filters.status !== undefined && filters.status !== "delivered") return null;
-  if (filters.destination === undefined) return { tenant: filters.tenant };
+async function derivedScope(
+  env: Env,
+  filters: DeliveryFilters,
+): Promise<{ status?: "pending" | "delivered"; tenant?: string; destination?: string } | null> {
+  const status = filters.status;
+  if (status !== undefined && status !== "pending" && status !== "delivered") return null;
+  if (filters.destination === undefined) return { status, tenant: filters.tenant };
   const destination = await getDestination(env.DB, filters.destination);
   if (!destination || (filters.tenant !== undefined && destination.tenant_id !== filters.tenant)) return null;
-  return { tenant: destination.tenant_id, destination: destination.id };
+  return { status, tenant: destination.tenant_id, destination: destination.id };
 }
 
 /** Deliveries matching the filters, newest first, without their attempts. */
