@@ -29,14 +29,15 @@ describe("retention in fractions of a day", () => {
 
 describe("event records past METADATA_RETENTION_DAYS", () => {
   it("are deleted by the sweep with their deliveries and attempts, answer 404, and leave newer events alone", async () => {
-    const far = crm();
+    // A failing CRM, so that each event has a delivery row and an attempt row to expire with it.
+    const far = crm(() => new Response("down", { status: 500 }));
     const tenant = await createTenant();
     const dest = await destination(tenant, { url: far.url() });
     const [old, recent] = [await sendCallback(tenant), await sendCallback(tenant)];
     const delivered = await Promise.all(
       [old, recent].map((e) => waitUntil(async () => {
         const d = await deliveryOf(e, dest.id);
-        return d?.status === "delivered" && d;
+        return d?.status === "failed" && d;
       })),
     );
     await everyDatabase.prepare("UPDATE events SET received_at = received_at - 2 * 86400000 WHERE id = ?1").bind(old).run();
@@ -44,6 +45,7 @@ describe("event records past METADATA_RETENTION_DAYS", () => {
     await sweep({ ...env, METADATA_RETENTION_DAYS: "1" } as Env);
 
     expect((await admin("GET", `/v1/admin/events/${old}`)).status).toBe(404);
+    expect((await admin("GET", `/v1/admin/deliveries/${delivered[0]!.id}`)).status).toBe(404);
     expect(await count("SELECT COUNT(*) AS n FROM deliveries WHERE id = ?1", delivered[0]!.id)).toBe(0);
     expect(await count("SELECT COUNT(*) AS n FROM attempts WHERE delivery_id = ?1", delivered[0]!.id)).toBe(0);
     expect((await admin("GET", `/v1/admin/events?tenant=${tenant.id}`)).body.data.map((e: { id: string }) => e.id)).toEqual([recent]);

@@ -6,7 +6,7 @@ import { MAX_JSON_DEPTH } from "../src/ingest/read-body";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
-import { ADMIN, admin, call, createDestination, createTenant, fakeCrm, postCallback, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { ADMIN, admin, call, createDestination, createTenant, deliveriesOfEvent, fakeCrm, postCallback, storedPayload, uniqueId, waitUntil } from "./helpers";
 import { everyDatabase } from "./every-database";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
@@ -159,13 +159,8 @@ describe("destination URLs under the strict default", () => {
     expect(hosts).not.toContain("127.0.0.1");
     expect(hosts).not.toContain("localhost");
 
-    const rows = await everyDatabase.prepare(
-      `SELECT d.destination_id, d.status, d.attempt_count, a.status_code, a.error
-       FROM deliveries d JOIN attempts a ON a.delivery_id = d.id WHERE d.event_id = ?1`,
-    )
-      .bind(eventId)
-      .all<{ destination_id: string; status: string; attempt_count: number; status_code: number | null; error: string | null }>();
-    const byDest = new Map(rows.results.map((r) => [r.destination_id, r]));
+    const deliveries = await deliveriesOfEvent(eventId);
+    const byDest = new Map(deliveries.map(({ delivery, attempts: [a] }) => [delivery.destination_id, { status: delivery.status, status_code: a?.status_code, error: a?.error }]));
     for (const d of refused) {
       expect(byDest.get(d.id)).toMatchObject({ status: "dead", status_code: null, error: expect.stringMatching(/^destination refused: /) });
     }
