@@ -3,10 +3,8 @@ import { createExecutionContext, createMessageBatch, getQueueResult, type Messag
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { insertInbox } from "../src/db/inbox";
-import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
-import type { CallbackMessage } from "../src/queue-messages";
-import { createDestination, createTenant, deliveriesOfEvent, fakeCrm, storedPayload, uniqueId, waitUntil } from "./helpers";
+import { callbackMessage, createDestination, createTenant, deliveriesOfEvent, fakeCrm, storedPayload, uniqueId, waitUntil } from "./helpers";
 import { everyDatabase } from "./every-database";
 
 const CALLBACKS = "airudder-relay-callbacks";
@@ -21,19 +19,6 @@ async function tenantWithCrm() {
   const tenant = await createTenant();
   const destination = await createDestination(tenant.id, { url: crm.url() });
   return { tenant, crm, destination };
-}
-
-/** The message the ingest route would have sent for this body. */
-async function callbackMessage(tenantId: string, body: string, inline = true): Promise<CallbackMessage> {
-  return {
-    t: "callback",
-    event_id: await eventIdFor(tenantId, body),
-    tenant_id: tenantId,
-    kind: "inbound-transfer",
-    type: "airudder.inbound.transfer",
-    received_at: Date.now(),
-    ...(inline ? { body } : {}),
-  };
 }
 
 const transferBody = () => JSON.stringify({ callid: uniqueId("call"), transfer_status: "2", asr_result: ["Robot: สวัสดีค่ะ"] });
@@ -96,7 +81,7 @@ describe("the callbacks queue consumer", () => {
   it("stores a large body from the inbox once, empties the inbox, and acks a late duplicate", async () => {
     const { tenant, crm } = await tenantWithCrm();
     const body = transferBody();
-    const message = await callbackMessage(tenant.id, body, false);
+    const message = await callbackMessage(tenant.id, body, { inline: false });
     await insertInbox(everyDatabase, { ...message, body });
 
     for (const id of ["inbox-1", "inbox-2"]) {

@@ -4,11 +4,10 @@ import { describe, expect, it } from "vitest";
 import { MAX_UNRECORDED_CLAIMS } from "../src/delivery/lifecycle";
 import { deliveryIdFor } from "../src/delivery/routing";
 import type { Env } from "../src/env";
-import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import { findEvent } from "../src/query/events";
 import type { CallbackMessage } from "../src/queue-messages";
-import { admin, attemptsOfDelivery, cleanedUpAfterEach, createTenant, deliver, deliveryById, deliveryOf, drivenEnv, uniqueId, waitUntil } from "./helpers";
+import { admin, attemptsOfDelivery, callbackMessage, cleanedUpAfterEach, createTenant, deliver, deliveryById, deliveryOf, drivenEnv, uniqueId, waitUntil } from "./helpers";
 
 /*
  * A first attempt made by the invocation that stores its event, with no
@@ -18,18 +17,6 @@ import { admin, attemptsOfDelivery, cleanedUpAfterEach, createTenant, deliver, d
  */
 
 const { crm, destination } = cleanedUpAfterEach();
-
-async function messageFor(tenantId: string, body: string, receivedAt = Date.now()): Promise<CallbackMessage> {
-  return {
-    t: "callback",
-    event_id: await eventIdFor(tenantId, body),
-    tenant_id: tenantId,
-    kind: "inbound-transfer",
-    type: "airudder.inbound.transfer",
-    received_at: receivedAt,
-    body,
-  };
-}
 
 /** One callbacks batch, as the queue hands it over (`attempts` > 1: a redelivery). */
 async function runCallbacks(e: Env, messages: { id: string; body: CallbackMessage; attempts?: number }[]) {
@@ -71,7 +58,7 @@ async function deliveredInline(handler?: Parameters<typeof crm>[0]) {
   const far = crm(handler);
   const tenant = await createTenant();
   const dest = await destination(tenant, { url: far.url() });
-  const message = await messageFor(tenant.id, callBody(uniqueId("call"), "2"));
+  const message = await callbackMessage(tenant.id, callBody(uniqueId("call"), "2"));
   const first = await runCallbacks(env, [{ id: "first", body: message }]);
   expect(first.explicitAcks).toEqual(["first"]);
   expect(far.requests).toHaveLength(1);
@@ -111,7 +98,7 @@ describe("a first attempt delivered inline", () => {
     const ok = await destination(tenant, { url: far.url() });
     const bad = await destination(tenant, { url: failing.url() });
     const now = Date.now();
-    const messages = await Promise.all(Array.from({ length: 5 }, (_, i) => messageFor(tenant.id, callBody(uniqueId("call"), String(i)), now + i)));
+    const messages = await Promise.all(Array.from({ length: 5 }, (_, i) => callbackMessage(tenant.id, callBody(uniqueId("call"), String(i)), { receivedAt: now + i })));
     await runCallbacks(env, messages.map((body, i) => ({ id: `m${i}`, body })));
     const expected = messages
       .flatMap((m) => [deliveryIdFor(m.event_id, ok.id), deliveryIdFor(m.event_id, bad.id)])
@@ -197,7 +184,7 @@ describe("an inline first attempt whose outcome is not recorded", () => {
     const far = crm();
     const tenant = await createTenant();
     const dest = await destination(tenant, { url: far.url() });
-    const message = await messageFor(tenant.id, callBody(uniqueId("call"), "2"));
+    const message = await callbackMessage(tenant.id, callBody(uniqueId("call"), "2"));
     const refusing = refusingRecords(env);
 
     const result = await runCallbacks(refusing, [{ id: "unrecorded", body: message }]);
@@ -228,8 +215,8 @@ describe("call order with inline first attempts", () => {
     const dest = await destination(tenant, { url: far.url() });
     const callid = uniqueId("call");
     const now = Date.now();
-    const earlier = await messageFor(tenant.id, callBody(callid, "1"), now);
-    const later = await messageFor(tenant.id, callBody(callid, "2"), now + 1);
+    const earlier = await callbackMessage(tenant.id, callBody(callid, "1"), { receivedAt: now });
+    const later = await callbackMessage(tenant.id, callBody(callid, "2"), { receivedAt: now + 1 });
     const driven = drivenEnv();
 
     const first = runCallbacks(driven.env, [{ id: "earlier", body: earlier }]);

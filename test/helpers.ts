@@ -211,6 +211,23 @@ export async function storedPayload(eventId: string, e: Env = env): Promise<stri
   return readPayload(e, row);
 }
 
+/** The message the ingest route would have sent for this body (`inline`: the body in the message, not the inbox). */
+export async function callbackMessage(
+  tenantId: string,
+  body: string,
+  { inline = true, receivedAt = Date.now() }: { inline?: boolean; receivedAt?: number } = {},
+): Promise<CallbackMessage> {
+  return {
+    t: "callback",
+    event_id: await eventIdFor(tenantId, body),
+    tenant_id: tenantId,
+    kind: "inbound-transfer",
+    type: "airudder.inbound.transfer",
+    received_at: receivedAt,
+    ...(inline ? { body } : {}),
+  };
+}
+
 /** The callbacks consumer over these bodies, as one queue batch. */
 export async function storeBatch(e: Env, tenantId: string, bodies: readonly string[]): Promise<string[]> {
   const messages = await Promise.all(
