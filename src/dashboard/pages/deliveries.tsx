@@ -2,6 +2,7 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import { deliveryStatuses } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
+import { DataTable } from "../components";
 import { Status, time, withQuery } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -68,55 +69,39 @@ export function DeliveriesPage(props: {
         </form>
         {search.destination && mayChange(scope) && <RecoverForm scope={scope} destinationId={search.destination} />}
       </section>
-      {props.rows.length === 0 ? (
-        <p>No deliveries match.</p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Created</th>
-                <th>Status</th>
-                <th>Event</th>
-                <th>Destination</th>
-                <th>Attempts</th>
-                <th>Last error</th>
-                <th>Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.rows.map((d) => {
-                const last = props.last.get(d.id);
-                return (
-                  <tr>
-                    <td>
-                      <a href={`${base}/${d.id}`}>{time(d.created_at)}</a>
-                    </td>
-                    <td>
-                      <Status status={d.status} />
-                    </td>
-                    <td>
-                      <a href={`${scope.base}/events/${d.event_id}`} class="mono">
-                        {d.event_id}
-                      </a>
-                    </td>
-                    <td class="mono">{urls.get(d.destination_id) ?? d.destination_id}</td>
-                    <td>{d.attempt_count}</td>
-                    <td>{last ? (last.error ?? (last.status_code && (last.status_code < 200 || last.status_code >= 300) ? `HTTP ${last.status_code}` : "—")) : "—"}</td>
-                    <td>
-                      {(d.status === "dead" || d.status === "failed") && mayChange(scope) ? (
-                        <ActionButton scope={scope} action={`${base}/${d.id}/retry`} label="Retry" kind="secondary" />
-                      ) : (
-                        "—"
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        headers={["Created", "Status", "Event", "Destination", "Attempts", "Last error", "Action"]}
+        rows={props.rows}
+        empty={<p>No deliveries match.</p>}
+        row={(d) => {
+          const last = props.last.get(d.id);
+          return (
+            <tr>
+              <td>
+                <a href={`${base}/${d.id}`}>{time(d.created_at)}</a>
+              </td>
+              <td>
+                <Status status={d.status} />
+              </td>
+              <td>
+                <a href={`${scope.base}/events/${d.event_id}`} class="mono">
+                  {d.event_id}
+                </a>
+              </td>
+              <td class="mono">{urls.get(d.destination_id) ?? d.destination_id}</td>
+              <td>{d.attempt_count}</td>
+              <td>{last ? (last.error ?? (last.status_code && (last.status_code < 200 || last.status_code >= 300) ? `HTTP ${last.status_code}` : "—")) : "—"}</td>
+              <td>
+                {(d.status === "dead" || d.status === "failed") && mayChange(scope) ? (
+                  <ActionButton scope={scope} action={`${base}/${d.id}/retry`} label="Retry" kind="secondary" />
+                ) : (
+                  "—"
+                )}
+              </td>
+            </tr>
+          );
+        }}
+      />
       {props.next && (
         <p class="pager">
           <a href={withQuery(base, { status: search.status, destination: search.destination, tenant: scope.kind === "operator" ? search.tenant : undefined, cursor: props.next })}>

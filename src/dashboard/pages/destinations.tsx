@@ -1,6 +1,7 @@
 import { eventTypes } from "../../callbacks/families";
 import type { DestinationRow } from "../../db/destinations";
 import type { TestAttempt } from "../../delivery/test-event";
+import { DataTable } from "../components";
 import { time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -77,36 +78,23 @@ export function DestinationList(props: { scope: Scope; tenant: string; rows: Vie
   return (
     <>
       <h2>Destinations</h2>
-      {props.rows.length === 0 ? (
-        <p>No destination yet.</p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>URL</th>
-                <th>Event types</th>
-                <th>State</th>
-                <th>Format</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.rows.map((d) => (
-                <tr>
-                  <td>
-                    <a href={`${scope.base}/destinations/${d.id}`} class="mono">
-                      {d.url}
-                    </a>
-                  </td>
-                  <td>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</td>
-                  <td>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</td>
-                  <td>{d.format}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        headers={["URL", "Event types", "State", "Format"]}
+        rows={props.rows}
+        empty={<p>No destination yet.</p>}
+        row={(d) => (
+          <tr>
+            <td>
+              <a href={`${scope.base}/destinations/${d.id}`} class="mono">
+                {d.url}
+              </a>
+            </td>
+            <td>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</td>
+            <td>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</td>
+            <td>{d.format}</td>
+          </tr>
+        )}
+      />
       {mayChange(scope) && (
         <details>
           <summary>Add a destination</summary>

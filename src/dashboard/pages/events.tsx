@@ -3,6 +3,7 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
 import type { EventDetail, EventSummary } from "../../query/events";
+import { DataTable } from "../components";
 import { maskedForDisplay, outcomeOf, qaScoresOf, transcriptOf } from "../conversation";
 import { localInput, Status, time, withQuery } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
@@ -68,38 +69,23 @@ export function EventsPage(props: { scope: Scope; search: EventSearch; rows: Eve
           <button type="submit">Search events</button>
         </form>
       </section>
-      {props.rows.length === 0 ? (
-        <p>No events match.</p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Received</th>
-                <th>Type</th>
-                {scope.kind === "operator" && <th>Tenant</th>}
-                <th>Call id</th>
-                <th>Phone</th>
-                <th>State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.rows.map((e) => (
-                <tr>
-                  <td>
-                    <a href={`${base}/${e.id}`}>{time(e.received_at)}</a>
-                  </td>
-                  <td>{e.type}</td>
-                  {scope.kind === "operator" && <td>{e.tenant_id}</td>}
-                  <td class="mono">{e.callid ?? e.task_id ?? "—"}</td>
-                  <td class="mono">{e.phone_masked ?? "—"}</td>
-                  <td>{e.state ?? "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        headers={["Received", "Type", scope.kind === "operator" && "Tenant", "Call id", "Phone", "State"]}
+        rows={props.rows}
+        empty={<p>No events match.</p>}
+        row={(e) => (
+          <tr>
+            <td>
+              <a href={`${base}/${e.id}`}>{time(e.received_at)}</a>
+            </td>
+            <td>{e.type}</td>
+            {scope.kind === "operator" && <td>{e.tenant_id}</td>}
+            <td class="mono">{e.callid ?? e.task_id ?? "—"}</td>
+            <td class="mono">{e.phone_masked ?? "—"}</td>
+            <td>{e.state ?? "—"}</td>
+          </tr>
+        )}
+      />
       {props.next && (
         <p class="pager">
           <a href={withQuery(base, { ...query, cursor: props.next })}>Next page</a>
@@ -109,35 +95,22 @@ export function EventsPage(props: { scope: Scope; search: EventSearch; rows: Eve
   );
 }
 
-const Attempts = ({ attempts }: { attempts: AttemptRow[] }) =>
-  attempts.length === 0 ? (
-    <p class="muted">No attempt yet.</p>
-  ) : (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>
-            <th>At</th>
-            <th>Status</th>
-            <th>Duration</th>
-            <th>Error</th>
-            <th>Response (excerpt)</th>
-          </tr>
-        </thead>
-        <tbody>
-          {attempts.map((a) => (
-            <tr>
-              <td>{time(a.at)}</td>
-              <td>{a.status_code ?? "—"}</td>
-              <td>{`${a.duration_ms} ms`}</td>
-              <td>{a.error ?? "—"}</td>
-              <td class="mono">{a.response_body ? a.response_body.slice(0, 300) : "—"}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
+const Attempts = ({ attempts }: { attempts: AttemptRow[] }) => (
+  <DataTable
+    headers={["At", "Status", "Duration", "Error", "Response (excerpt)"]}
+    rows={attempts}
+    empty={<p class="muted">No attempt yet.</p>}
+    row={(a) => (
+      <tr>
+        <td>{time(a.at)}</td>
+        <td>{a.status_code ?? "—"}</td>
+        <td>{`${a.duration_ms} ms`}</td>
+        <td>{a.error ?? "—"}</td>
+        <td class="mono">{a.response_body ? a.response_body.slice(0, 300) : "—"}</td>
+      </tr>
+    )}
+  />
+);
 
 export const DeliveryCard = (props: { scope: Scope; delivery: DeliveryRow; attempts: AttemptRow[]; destinationUrl?: string }) => {
   const d = props.delivery;
@@ -227,28 +200,18 @@ export function EventDetailPage(props: { scope: Scope; detail: EventDetail; dest
       {scores.length > 0 && (
         <section>
           <h2>QA scores</h2>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Recording</th>
-                  <th>Check point</th>
-                  <th>Channel</th>
-                  <th>Score</th>
-                </tr>
-              </thead>
-              <tbody>
-                {scores.map((s) => (
-                  <tr>
-                    <td class="mono">{s.recording}</td>
-                    <td>{s.checkpoint}</td>
-                    <td>{s.channel}</td>
-                    <td>{s.score}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            headers={["Recording", "Check point", "Channel", "Score"]}
+            rows={scores}
+            row={(s) => (
+              <tr>
+                <td class="mono">{s.recording}</td>
+                <td>{s.checkpoint}</td>
+                <td>{s.channel}</td>
+                <td>{s.score}</td>
+              </tr>
+            )}
+          />
         </section>
       )}
       <section>

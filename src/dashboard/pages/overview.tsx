@@ -1,6 +1,7 @@
 import type { DestinationRow } from "../../db/destinations";
 import type { HourCounts } from "../../query/stats";
 import { hoursBetween, LineChart } from "../chart";
+import { DataTable } from "../components";
 import { time } from "../format";
 import { Page } from "../layout";
 import type { Scope } from "../scope";
@@ -63,63 +64,39 @@ export function OverviewPage(props: {
         />
         <details>
           <summary>The figures, per hour</summary>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Hour (UTC)</th>
-                  <th>Received</th>
-                  <th>Delivered (first / retry)</th>
-                  <th>Failed (first / retry)</th>
-                  <th>Dead (first / retry)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {props.counts.map((c) => (
-                  <tr>
-                    <td>{time(c.hour)}</td>
-                    <td>{c.received}</td>
-                    <td>{`${c.by_trigger.first.delivered} / ${retries(c, "delivered")}`}</td>
-                    <td>{`${c.by_trigger.first.failed} / ${retries(c, "failed")}`}</td>
-                    <td>{`${c.by_trigger.first.dead} / ${retries(c, "dead")}`}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            headers={["Hour (UTC)", "Received", "Delivered (first / retry)", "Failed (first / retry)", "Dead (first / retry)"]}
+            rows={props.counts}
+            row={(c) => (
+              <tr>
+                <td>{time(c.hour)}</td>
+                <td>{c.received}</td>
+                <td>{`${c.by_trigger.first.delivered} / ${retries(c, "delivered")}`}</td>
+                <td>{`${c.by_trigger.first.failed} / ${retries(c, "failed")}`}</td>
+                <td>{`${c.by_trigger.first.dead} / ${retries(c, "dead")}`}</td>
+              </tr>
+            )}
+          />
         </details>
       </section>
       <h2>Paused destinations</h2>
-      {props.paused.length === 0 ? (
-        <p>None.</p>
-      ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Destination</th>
-                <th>Tenant</th>
-                <th>Reason</th>
-                <th>Since</th>
-              </tr>
-            </thead>
-            <tbody>
-              {props.paused.map((d) => (
-                <tr>
-                  <td>
-                    <a href={`${scope.base}/destinations/${d.id}`} class="mono">
-                      {d.url}
-                    </a>
-                  </td>
-                  <td>{d.tenant_id}</td>
-                  <td>{d.disabled_reason ?? "—"}</td>
-                  <td>{time(d.updated_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <DataTable
+        headers={["Destination", "Tenant", "Reason", "Since"]}
+        rows={props.paused}
+        empty={<p>None.</p>}
+        row={(d) => (
+          <tr>
+            <td>
+              <a href={`${scope.base}/destinations/${d.id}`} class="mono">
+                {d.url}
+              </a>
+            </td>
+            <td>{d.tenant_id}</td>
+            <td>{d.disabled_reason ?? "—"}</td>
+            <td>{time(d.updated_at)}</td>
+          </tr>
+        )}
+      />
     </Page>
   );
 }

@@ -1,4 +1,5 @@
 import type { QuarantineRow } from "../../db/quarantine";
+import { DataTable } from "../components";
 import { maskedForDisplay } from "../conversation";
 import { time } from "../format";
 import { ActionButton, Page } from "../layout";
@@ -9,38 +10,23 @@ const issuesOf = (q: QuarantineRow) => JSON.parse(q.issues) as { path: string; m
 export const QuarantinePage = (props: { scope: Scope; rows: QuarantineRow[]; next: string | null; notice: string | null }) => (
   <Page title="Quarantine" scope={props.scope} current="/admin/quarantine" notice={props.notice}>
     <p class="muted">Callbacks refused by their family's schema; each body is kept as received.</p>
-    {props.rows.length === 0 ? (
-      <p>Nothing in quarantine.</p>
-    ) : (
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Received</th>
-              <th>Tenant</th>
-              <th>Kind</th>
-              <th>Times</th>
-              <th>Issues</th>
-              <th>Replayed as</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((q) => (
-              <tr>
-                <td>
-                  <a href={`/admin/quarantine/${q.id}`}>{time(q.received_at)}</a>
-                </td>
-                <td>{q.tenant_id}</td>
-                <td>{q.kind}</td>
-                <td>{q.times_received}</td>
-                <td>{issuesOf(q).map((i) => `${i.path}: ${i.message}`).join("; ")}</td>
-                <td>{q.replayed_event_id ? <a href={`/admin/events/${q.replayed_event_id}`}>{q.replayed_event_id}</a> : "—"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    )}
+    <DataTable
+      headers={["Received", "Tenant", "Kind", "Times", "Issues", "Replayed as"]}
+      rows={props.rows}
+      empty={<p>Nothing in quarantine.</p>}
+      row={(q) => (
+        <tr>
+          <td>
+            <a href={`/admin/quarantine/${q.id}`}>{time(q.received_at)}</a>
+          </td>
+          <td>{q.tenant_id}</td>
+          <td>{q.kind}</td>
+          <td>{q.times_received}</td>
+          <td>{issuesOf(q).map((i) => `${i.path}: ${i.message}`).join("; ")}</td>
+          <td>{q.replayed_event_id ? <a href={`/admin/events/${q.replayed_event_id}`}>{q.replayed_event_id}</a> : "—"}</td>
+        </tr>
+      )}
+    />
     {props.next && (
       <p class="pager">
         <a href={`/admin/quarantine?cursor=${encodeURIComponent(props.next)}`}>Next page</a>

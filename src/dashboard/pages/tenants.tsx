@@ -1,4 +1,5 @@
 import type { TenantRow } from "../../db/tenants";
+import { DataTable } from "../components";
 import { time } from "../format";
 import { Csrf, Page } from "../layout";
 import type { Scope } from "../scope";
@@ -22,32 +23,20 @@ export const TenantsPage = (props: { scope: Scope; rows: Tenant[]; next: string 
         <button type="submit">Create tenant</button>
       </form>
     </section>
-    {props.rows.length === 0 ? (
-      <p>No tenant yet.</p>
-    ) : (
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Id</th>
-              <th>Name</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.rows.map((t) => (
-              <tr>
-                <td>
-                  <a href={`/admin/tenants/${t.id}`}>{t.id}</a>
-                </td>
-                <td>{t.name}</td>
-                <td>{time(t.created_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    )}
+    <DataTable
+      headers={["Id", "Name", "Created"]}
+      rows={props.rows}
+      empty={<p>No tenant yet.</p>}
+      row={(t) => (
+        <tr>
+          <td>
+            <a href={`/admin/tenants/${t.id}`}>{t.id}</a>
+          </td>
+          <td>{t.name}</td>
+          <td>{time(t.created_at)}</td>
+        </tr>
+      )}
+    />
     {props.next && (
       <p class="pager">
         <a href={`/admin/tenants?cursor=${encodeURIComponent(props.next)}`}>Next page</a>
