@@ -1,4 +1,5 @@
 import type { Child } from "hono/jsx";
+import { withQuery } from "./format";
 
 /**
  * A table in the wrapper that lets it scroll sideways on a narrow screen: one
@@ -18,3 +19,11 @@ export function DataTable<T>(props: { headers: readonly (string | false)[]; rows
     </div>
   );
 }
+
+/** The link to a listing's next page, when there is one: the same search, on from `next`. */
+export const Pager = (props: { path: string; search?: Record<string, string | undefined>; next: string | null }) =>
+  props.next ? (
+    <p class="pager">
+      <a href={withQuery(props.path, { ...props.search, cursor: props.next })}>Next page</a>
+    </p>
+  ) : null;

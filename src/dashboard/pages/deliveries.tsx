@@ -2,8 +2,8 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import { deliveryStatuses } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
-import { DataTable } from "../components";
-import { Status, time, withQuery } from "../format";
+import { DataTable, Pager } from "../components";
+import { Status, time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
 import { DeliveryCard } from "./events";
@@ -102,13 +102,7 @@ export function DeliveriesPage(props: {
           );
         }}
       />
-      {props.next && (
-        <p class="pager">
-          <a href={withQuery(base, { status: search.status, destination: search.destination, tenant: scope.kind === "operator" ? search.tenant : undefined, cursor: props.next })}>
-            Next page
-          </a>
-        </p>
-      )}
+      <Pager path={base} search={{ status: search.status, destination: search.destination, tenant: scope.kind === "operator" ? search.tenant : undefined }} next={props.next} />
     </Page>
   );
 }

@@ -3,9 +3,9 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
 import type { EventDetail, EventSummary } from "../../query/events";
-import { DataTable } from "../components";
+import { DataTable, Pager } from "../components";
 import { maskedForDisplay, outcomeOf, qaScoresOf, transcriptOf } from "../conversation";
-import { localInput, Status, time, withQuery } from "../format";
+import { localInput, Status, time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
 
@@ -86,11 +86,7 @@ export function EventsPage(props: { scope: Scope; search: EventSearch; rows: Eve
           </tr>
         )}
       />
-      {props.next && (
-        <p class="pager">
-          <a href={withQuery(base, { ...query, cursor: props.next })}>Next page</a>
-        </p>
-      )}
+      <Pager path={base} search={query} next={props.next} />
     </Page>
   );
 }

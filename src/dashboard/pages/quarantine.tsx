@@ -1,5 +1,5 @@
 import type { QuarantineRow } from "../../db/quarantine";
-import { DataTable } from "../components";
+import { DataTable, Pager } from "../components";
 import { maskedForDisplay } from "../conversation";
 import { time } from "../format";
 import { ActionButton, Page } from "../layout";
@@ -27,11 +27,7 @@ export const QuarantinePage = (props: { scope: Scope; rows: QuarantineRow[]; nex
         </tr>
       )}
     />
-    {props.next && (
-      <p class="pager">
-        <a href={`/admin/quarantine?cursor=${encodeURIComponent(props.next)}`}>Next page</a>
-      </p>
-    )}
+    <Pager path="/admin/quarantine" next={props.next} />
   </Page>
 );
 

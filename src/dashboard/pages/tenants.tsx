@@ -1,5 +1,5 @@
 import type { TenantRow } from "../../db/tenants";
-import { DataTable } from "../components";
+import { DataTable, Pager } from "../components";
 import { time } from "../format";
 import { Csrf, Page } from "../layout";
 import type { Scope } from "../scope";
@@ -37,11 +37,7 @@ export const TenantsPage = (props: { scope: Scope; rows: Tenant[]; next: string 
         </tr>
       )}
     />
-    {props.next && (
-      <p class="pager">
-        <a href={`/admin/tenants?cursor=${encodeURIComponent(props.next)}`}>Next page</a>
-      </p>
-    )}
+    <Pager path="/admin/tenants" next={props.next} />
   </Page>
 );
 
