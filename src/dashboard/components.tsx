@@ -1,5 +1,6 @@
 import type { Child } from "hono/jsx";
 import { withQuery } from "./format";
+import type { Scope } from "./scope";
 
 /**
  * A table in the wrapper that lets it scroll sideways on a narrow screen: one
@@ -26,4 +27,42 @@ export const Pager = (props: { path: string; search?: Record<string, string | un
     <p class="pager">
       <a href={withQuery(props.path, { ...props.search, cursor: props.next })}>Next page</a>
     </p>
+  ) : null;
+
+/** A listing's search form: a GET to the listing itself, so that a search can be linked to and paged. */
+export const SearchForm = (props: { action: string; submit: string; children: Child }) => (
+  <form method="get" action={props.action} class="filters" role="search">
+    {props.children}
+    <button type="submit">{props.submit}</button>
+  </form>
+);
+
+/** An option given as a bare string is its own label. */
+type Choice = string | { value: string; label: string };
+
+/** A labelled drop-down. `anyOption` puts an empty first choice, for a search filter that may be left unset. */
+export const Select = (props: { label: string; name: string; choices: readonly Choice[]; selected?: string; anyOption?: boolean }) => (
+  <label>
+    {props.label}
+    <select name={props.name}>
+      {props.anyOption && <option value="">any</option>}
+      {props.choices.map((choice) => {
+        const { value, label } = typeof choice === "string" ? { value: choice, label: choice } : choice;
+        return (
+          <option value={value} selected={value === props.selected}>
+            {label}
+          </option>
+        );
+      })}
+    </select>
+  </label>
+);
+
+/** The tenant box of a search form: only the operator sees every tenant; a portal is one tenant's already. */
+export const TenantFilter = (props: { scope: Scope; value: string | undefined }) =>
+  props.scope.kind === "operator" ? (
+    <label>
+      Tenant
+      <input name="tenant" value={props.value ?? ""} />
+    </label>
   ) : null;

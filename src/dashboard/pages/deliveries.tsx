@@ -2,7 +2,7 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import { deliveryStatuses } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
-import { DataTable, Pager } from "../components";
+import { DataTable, Pager, SearchForm, Select, TenantFilter } from "../components";
 import { Status, time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -43,30 +43,14 @@ export function DeliveriesPage(props: {
   return (
     <Page title="Deliveries" scope={scope} current={base} notice={props.notice}>
       <section>
-        <form method="get" action={base} class="filters" role="search">
-          <label>
-            Status
-            <select name="status">
-              <option value="">any</option>
-              {deliveryStatuses.map((s) => (
-                <option value={s} selected={search.status === s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
+        <SearchForm action={base} submit="Filter deliveries">
+          <Select label="Status" name="status" choices={deliveryStatuses} selected={search.status} anyOption />
           <label>
             Destination id
             <input name="destination" value={search.destination ?? ""} />
           </label>
-          {scope.kind === "operator" && (
-            <label>
-              Tenant
-              <input name="tenant" value={search.tenant ?? ""} />
-            </label>
-          )}
-          <button type="submit">Filter deliveries</button>
-        </form>
+          <TenantFilter scope={scope} value={search.tenant} />
+        </SearchForm>
         {search.destination && mayChange(scope) && <RecoverForm scope={scope} destinationId={search.destination} />}
       </section>
       <DataTable

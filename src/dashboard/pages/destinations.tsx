@@ -1,7 +1,7 @@
 import { eventTypes } from "../../callbacks/families";
 import type { DestinationRow } from "../../db/destinations";
 import type { TestAttempt } from "../../delivery/test-event";
-import { DataTable } from "../components";
+import { DataTable, Select } from "../components";
 import { time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -35,31 +35,20 @@ function DestinationFields(props: { d?: View }) {
           {d?.filter ?? ""}
         </textarea>
       </label>
-      <label>
-        Format
-        <select name="format">
-          <option value="envelope" selected={d?.format !== "raw"}>
-            envelope (id, type, tenant, received_at, data)
-          </option>
-          <option value="raw" selected={d?.format === "raw"}>
-            raw (AiRudder's body exactly)
-          </option>
-        </select>
-      </label>
+      <Select
+        label="Format"
+        name="format"
+        choices={[
+          { value: "envelope", label: "envelope (id, type, tenant, received_at, data)" },
+          { value: "raw", label: "raw (AiRudder's body exactly)" },
+        ]}
+        selected={d?.format ?? "envelope"}
+      />
       <label>
         Rate limit (requests, empty: none)
         <input type="number" name="rate_limit" min={1} max={100000} value={d?.rate_limit === null || d?.rate_limit === undefined ? "" : String(d.rate_limit)} />
       </label>
-      <label>
-        Per
-        <select name="rate_limit_period">
-          {(["second", "minute", "hour"] as const).map((p) => (
-            <option value={p} selected={(d?.rate_limit_period ?? "second") === p}>
-              {p}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Select label="Per" name="rate_limit_period" choices={["second", "minute", "hour"]} selected={d?.rate_limit_period ?? "second"} />
       <label>
         {d ? `Headers, one "Name: value" a line (empty: keep ${d.header_names.length ? d.header_names.join(", ") : "none"})` : 'Headers, one "Name: value" a line (optional)'}
         <textarea name="headers" placeholder="Authorization: Bearer …"></textarea>
@@ -188,14 +177,7 @@ export function DestinationPage(props: { scope: Scope; d: View; notice: string |
             </div>
             <form method="post" action={`${base}/test`} class="filters">
               <Csrf scope={scope} />
-              <label>
-                Test event type
-                <select name="type">
-                  {eventTypes.map((t) => (
-                    <option value={t}>{t}</option>
-                  ))}
-                </select>
-              </label>
+              <Select label="Test event type" name="type" choices={eventTypes} />
               <button type="submit">Send test event</button>
             </form>
             <RecoverForm scope={scope} destinationId={d.id} />

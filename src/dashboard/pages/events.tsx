@@ -3,7 +3,7 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
 import type { EventDetail, EventSummary } from "../../query/events";
-import { DataTable, Pager } from "../components";
+import { DataTable, Pager, SearchForm, Select, TenantFilter } from "../components";
 import { maskedForDisplay, outcomeOf, qaScoresOf, transcriptOf } from "../conversation";
 import { localInput, Status, time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
@@ -32,7 +32,7 @@ export function EventsPage(props: { scope: Scope; search: EventSearch; rows: Eve
   return (
     <Page title="Events" scope={scope} current={base}>
       <section>
-        <form method="get" action={base} class="filters" role="search">
+        <SearchForm action={base} submit="Search events">
           <label>
             Call id
             <input name="callid" value={search.callid ?? ""} />
@@ -41,23 +41,8 @@ export function EventsPage(props: { scope: Scope; search: EventSearch; rows: Eve
             Phone (last 4 digits)
             <input name="phone_last4" value={search.phone_last4 ?? ""} inputmode="numeric" pattern="\d{4}" maxlength={4} size={6} />
           </label>
-          <label>
-            Type
-            <select name="type">
-              <option value="">any</option>
-              {eventTypes.map((t) => (
-                <option value={t} selected={search.type === t}>
-                  {t}
-                </option>
-              ))}
-            </select>
-          </label>
-          {scope.kind === "operator" && (
-            <label>
-              Tenant
-              <input name="tenant" value={search.tenant ?? ""} />
-            </label>
-          )}
+          <Select label="Type" name="type" choices={eventTypes} selected={search.type} anyOption />
+          <TenantFilter scope={scope} value={search.tenant} />
           <label>
             From (UTC)
             <input type="datetime-local" name="since" value={localInput(search.since)} />
@@ -66,8 +51,7 @@ export function EventsPage(props: { scope: Scope; search: EventSearch; rows: Eve
             To (UTC)
             <input type="datetime-local" name="until" value={localInput(search.until)} />
           </label>
-          <button type="submit">Search events</button>
-        </form>
+        </SearchForm>
       </section>
       <DataTable
         headers={["Received", "Type", scope.kind === "operator" && "Tenant", "Call id", "Phone", "State"]}
@@ -231,14 +215,7 @@ export function EventDetailPage(props: { scope: Scope; detail: EventDetail; dest
           {props.destinations.length > 0 && (
             <form method="post" action={`${scope.base}/events/${e.id}/replay`} class="filters">
               <Csrf scope={scope} />
-              <label>
-                Destination
-                <select name="destination_id">
-                  {props.destinations.map((d) => (
-                    <option value={d.id}>{d.url}</option>
-                  ))}
-                </select>
-              </label>
+              <Select label="Destination" name="destination_id" choices={props.destinations.map((d) => ({ value: d.id, label: d.url }))} />
               <button type="submit" class="secondary">
                 Replay to this destination
               </button>
