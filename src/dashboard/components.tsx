@@ -66,3 +66,19 @@ export const TenantFilter = (props: { scope: Scope; value: string | undefined })
       <input name="tenant" value={props.value ?? ""} />
     </label>
   ) : null;
+
+/** One term and its value in a facts list (`<dl class="facts">`); `mono` for ids, URLs and other text read character by character. */
+export const Fact = (props: { term: string; mono?: boolean; children: Child }) => (
+  <>
+    <dt>{props.term}</dt>
+    <dd class={props.mono ? "mono" : undefined}>{props.children}</dd>
+  </>
+);
+
+/** The tenant something belongs to, linked to the tenant's page: a fact only the operator is shown. */
+export const TenantFact = (props: { scope: Scope; tenant: string }) =>
+  props.scope.kind === "operator" ? (
+    <Fact term="Tenant">
+      <a href={`/admin/tenants/${props.tenant}`}>{props.tenant}</a>
+    </Fact>
+  ) : null;

@@ -1,7 +1,7 @@
 import { eventTypes } from "../../callbacks/families";
 import type { DestinationRow } from "../../db/destinations";
 import type { TestAttempt } from "../../delivery/test-event";
-import { DataTable, Select } from "../components";
+import { DataTable, Fact, Select, TenantFact } from "../components";
 import { time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -115,28 +115,18 @@ export function DestinationPage(props: { scope: Scope; d: View; notice: string |
     <Page title="Destination" scope={scope} current={scope.kind === "operator" ? "/admin/tenants" : "/portal"} notice={props.notice}>
       <section>
         <dl class="facts">
-          <dt>URL</dt>
-          <dd class="mono">{d.url}</dd>
-          <dt>Id</dt>
-          <dd class="mono">{d.id}</dd>
-          {scope.kind === "operator" && (
-            <>
-              <dt>Tenant</dt>
-              <dd>
-                <a href={`/admin/tenants/${d.tenant_id}`}>{d.tenant_id}</a>
-              </dd>
-            </>
-          )}
-          <dt>State</dt>
-          <dd>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</dd>
-          <dt>Event types</dt>
-          <dd>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</dd>
-          <dt>Headers</dt>
-          <dd>{d.header_names.length ? d.header_names.join(", ") : "none"}</dd>
-          <dt>Rate limit</dt>
-          <dd>{d.rate_limit ? `${d.rate_limit} per ${d.rate_limit_period}` : "none"}</dd>
-          <dt>Updated</dt>
-          <dd>{time(d.updated_at)}</dd>
+          <Fact term="URL" mono>
+            {d.url}
+          </Fact>
+          <Fact term="Id" mono>
+            {d.id}
+          </Fact>
+          <TenantFact scope={scope} tenant={d.tenant_id} />
+          <Fact term="State">{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</Fact>
+          <Fact term="Event types">{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</Fact>
+          <Fact term="Headers">{d.header_names.length ? d.header_names.join(", ") : "none"}</Fact>
+          <Fact term="Rate limit">{d.rate_limit ? `${d.rate_limit} per ${d.rate_limit_period}` : "none"}</Fact>
+          <Fact term="Updated">{time(d.updated_at)}</Fact>
         </dl>
         <p>
           <a href={`${scope.base}/deliveries?destination=${d.id}`}>Its deliveries</a>
@@ -146,19 +136,14 @@ export function DestinationPage(props: { scope: Scope; d: View; notice: string |
         <section aria-live="polite">
           <h2>Test event sent</h2>
           <dl class="facts">
-            <dt>Type</dt>
-            <dd>{props.test.type}</dd>
-            <dt>Status</dt>
-            <dd>{props.test.status_code ?? "no answer"}</dd>
-            <dt>Duration</dt>
-            <dd>{`${props.test.duration_ms} ms`}</dd>
-            <dt>Error</dt>
-            <dd>{props.test.error ?? "none"}</dd>
+            <Fact term="Type">{props.test.type}</Fact>
+            <Fact term="Status">{props.test.status_code ?? "no answer"}</Fact>
+            <Fact term="Duration">{`${props.test.duration_ms} ms`}</Fact>
+            <Fact term="Error">{props.test.error ?? "none"}</Fact>
             {props.test.response_body && (
-              <>
-                <dt>Response</dt>
-                <dd class="mono">{props.test.response_body.slice(0, 300)}</dd>
-              </>
+              <Fact term="Response" mono>
+                {props.test.response_body.slice(0, 300)}
+              </Fact>
             )}
           </dl>
         </section>

@@ -3,7 +3,7 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
 import type { EventDetail, EventSummary } from "../../query/events";
-import { DataTable, Pager, SearchForm, Select, TenantFilter } from "../components";
+import { DataTable, Fact, Pager, SearchForm, Select, TenantFact, TenantFilter } from "../components";
 import { maskedForDisplay, outcomeOf, qaScoresOf, transcriptOf } from "../conversation";
 import { localInput, Status, time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
@@ -126,42 +126,25 @@ export function EventDetailPage(props: { scope: Scope; detail: EventDetail; dest
     <Page title={`Event ${e.id}`} scope={scope} current={`${scope.base}/events`} notice={props.notice}>
       <section>
         <dl class="facts">
-          <dt>Family</dt>
-          <dd>{e.kind}</dd>
-          <dt>Type</dt>
-          <dd>{e.type}</dd>
-          {scope.kind === "operator" && (
-            <>
-              <dt>Tenant</dt>
-              <dd>
-                <a href={`/admin/tenants/${e.tenant_id}`}>{e.tenant_id}</a>
-              </dd>
-            </>
-          )}
-          <dt>Call id</dt>
-          <dd class="mono">{e.callid ?? "—"}</dd>
+          <Fact term="Family">{e.kind}</Fact>
+          <Fact term="Type">{e.type}</Fact>
+          <TenantFact scope={scope} tenant={e.tenant_id} />
+          <Fact term="Call id" mono>
+            {e.callid ?? "—"}
+          </Fact>
           {e.task_id && (
-            <>
-              <dt>Task</dt>
-              <dd class="mono">{e.task_id}</dd>
-            </>
+            <Fact term="Task" mono>
+              {e.task_id}
+            </Fact>
           )}
-          <dt>Phone</dt>
-          <dd class="mono">{e.phone_masked ?? "—"}</dd>
-          <dt>Call time</dt>
-          <dd>{e.call_time ?? "—"}</dd>
-          <dt>Received</dt>
-          <dd>{time(e.received_at)}</dd>
-          <dt>Outcome</dt>
-          <dd>{outcomeOf(e.type, e.state, detail.payload)}</dd>
-          {e.agent && (
-            <>
-              <dt>Agent</dt>
-              <dd>{e.agent}</dd>
-            </>
-          )}
-          <dt>Payload</dt>
-          <dd>{e.payload_state}</dd>
+          <Fact term="Phone" mono>
+            {e.phone_masked ?? "—"}
+          </Fact>
+          <Fact term="Call time">{e.call_time ?? "—"}</Fact>
+          <Fact term="Received">{time(e.received_at)}</Fact>
+          <Fact term="Outcome">{outcomeOf(e.type, e.state, detail.payload)}</Fact>
+          {e.agent && <Fact term="Agent">{e.agent}</Fact>}
+          <Fact term="Payload">{e.payload_state}</Fact>
         </dl>
       </section>
       {turns.length > 0 && (

@@ -1,5 +1,5 @@
 import type { QuarantineRow } from "../../db/quarantine";
-import { DataTable, Pager } from "../components";
+import { DataTable, Fact, Pager } from "../components";
 import { maskedForDisplay } from "../conversation";
 import { time } from "../format";
 import { ActionButton, Page } from "../layout";
@@ -43,16 +43,11 @@ export const QuarantinedPage = (props: { scope: Scope; q: QuarantineRow; notice:
   <Page title={`Quarantined callback ${props.q.id}`} scope={props.scope} current="/admin/quarantine" notice={props.notice}>
     <section>
       <dl class="facts">
-        <dt>Tenant</dt>
-        <dd>{props.q.tenant_id}</dd>
-        <dt>Kind</dt>
-        <dd>{props.q.kind}</dd>
-        <dt>First received</dt>
-        <dd>{time(props.q.received_at)}</dd>
-        <dt>Last received</dt>
-        <dd>{`${time(props.q.last_received_at)} (${props.q.times_received} times)`}</dd>
-        <dt>Replayed as</dt>
-        <dd>{props.q.replayed_event_id ? <a href={`/admin/events/${props.q.replayed_event_id}`}>{props.q.replayed_event_id}</a> : "not yet"}</dd>
+        <Fact term="Tenant">{props.q.tenant_id}</Fact>
+        <Fact term="Kind">{props.q.kind}</Fact>
+        <Fact term="First received">{time(props.q.received_at)}</Fact>
+        <Fact term="Last received">{`${time(props.q.last_received_at)} (${props.q.times_received} times)`}</Fact>
+        <Fact term="Replayed as">{props.q.replayed_event_id ? <a href={`/admin/events/${props.q.replayed_event_id}`}>{props.q.replayed_event_id}</a> : "not yet"}</Fact>
       </dl>
     </section>
     <section>

@@ -1,5 +1,5 @@
 import type { TenantRow } from "../../db/tenants";
-import { DataTable, Pager } from "../components";
+import { DataTable, Fact, Pager } from "../components";
 import { time } from "../format";
 import { Csrf, Page } from "../layout";
 import type { Scope } from "../scope";
@@ -44,12 +44,9 @@ export const TenantsPage = (props: { scope: Scope; rows: Tenant[]; next: string 
 export const TenantActions = (props: { scope: Scope; tenant: Tenant }) => (
   <section>
     <dl class="facts">
-      <dt>Id</dt>
-      <dd>{props.tenant.id}</dd>
-      <dt>Name</dt>
-      <dd>{props.tenant.name}</dd>
-      <dt>Created</dt>
-      <dd>{time(props.tenant.created_at)}</dd>
+      <Fact term="Id">{props.tenant.id}</Fact>
+      <Fact term="Name">{props.tenant.name}</Fact>
+      <Fact term="Created">{time(props.tenant.created_at)}</Fact>
     </dl>
     <p>
       <a href={`/admin/events?tenant=${props.tenant.id}`}>Its events</a> · <a href={`/admin/deliveries?tenant=${props.tenant.id}`}>Its deliveries</a>
