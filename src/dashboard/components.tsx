@@ -82,3 +82,17 @@ export const TenantFact = (props: { scope: Scope; tenant: string }) =>
       <a href={`/admin/tenants/${props.tenant}`}>{props.tenant}</a>
     </Fact>
   ) : null;
+
+/** A destination, shown by its URL, linked to its page. */
+export const DestinationLink = (props: { scope: Scope; destination: { id: string; url: string } }) => (
+  <a href={`${props.scope.base}/destinations/${props.destination.id}`} class="mono">
+    {props.destination.url}
+  </a>
+);
+
+/** An event, shown by its id, linked to its page. */
+export const EventLink = (props: { scope: Scope; id: string }) => (
+  <a href={`${props.scope.base}/events/${props.id}`} class="mono">
+    {props.id}
+  </a>
+);

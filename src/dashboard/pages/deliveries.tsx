@@ -2,7 +2,7 @@ import type { AttemptRow } from "../../db/attempts";
 import type { DeliveryRow } from "../../db/deliveries";
 import { deliveryStatuses } from "../../db/deliveries";
 import type { DestinationRow } from "../../db/destinations";
-import { DataTable, Pager, SearchForm, Select, TenantFilter } from "../components";
+import { DataTable, EventLink, Pager, SearchForm, Select, TenantFilter } from "../components";
 import { Status, time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -68,9 +68,7 @@ export function DeliveriesPage(props: {
                 <Status status={d.status} />
               </td>
               <td>
-                <a href={`${scope.base}/events/${d.event_id}`} class="mono">
-                  {d.event_id}
-                </a>
+                <EventLink scope={scope} id={d.event_id} />
               </td>
               <td class="mono">{urls.get(d.destination_id) ?? d.destination_id}</td>
               <td>{d.attempt_count}</td>
@@ -94,10 +92,7 @@ export function DeliveriesPage(props: {
 export const DeliveryPage = (props: { scope: Scope; delivery: DeliveryRow; attempts: AttemptRow[]; destinationUrl?: string; notice: string | null }) => (
   <Page title={`Delivery ${props.delivery.id}`} scope={props.scope} current={`${props.scope.base}/deliveries`} notice={props.notice}>
     <p>
-      Of event{" "}
-      <a href={`${props.scope.base}/events/${props.delivery.event_id}`} class="mono">
-        {props.delivery.event_id}
-      </a>
+      Of event <EventLink scope={props.scope} id={props.delivery.event_id} />
     </p>
     <DeliveryCard scope={props.scope} delivery={props.delivery} attempts={props.attempts} destinationUrl={props.destinationUrl} />
   </Page>

@@ -1,7 +1,7 @@
 import { eventTypes } from "../../callbacks/families";
 import type { DestinationRow } from "../../db/destinations";
 import type { TestAttempt } from "../../delivery/test-event";
-import { DataTable, Fact, Select, TenantFact } from "../components";
+import { DataTable, DestinationLink, Fact, Select, TenantFact } from "../components";
 import { time } from "../format";
 import { ActionButton, Csrf, Page } from "../layout";
 import { mayChange, type Scope } from "../scope";
@@ -74,9 +74,7 @@ export function DestinationList(props: { scope: Scope; tenant: string; rows: Vie
         row={(d) => (
           <tr>
             <td>
-              <a href={`${scope.base}/destinations/${d.id}`} class="mono">
-                {d.url}
-              </a>
+              <DestinationLink scope={scope} destination={d} />
             </td>
             <td>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</td>
             <td>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</td>

@@ -1,7 +1,7 @@
 import type { DestinationRow } from "../../db/destinations";
 import type { HourCounts } from "../../query/stats";
 import { hoursBetween, LineChart } from "../chart";
-import { DataTable } from "../components";
+import { DataTable, DestinationLink } from "../components";
 import { time } from "../format";
 import { Page } from "../layout";
 import type { Scope } from "../scope";
@@ -87,9 +87,7 @@ export function OverviewPage(props: {
         row={(d) => (
           <tr>
             <td>
-              <a href={`${scope.base}/destinations/${d.id}`} class="mono">
-                {d.url}
-              </a>
+              <DestinationLink scope={scope} destination={d} />
             </td>
             <td>{d.tenant_id}</td>
             <td>{d.disabled_reason ?? "—"}</td>
