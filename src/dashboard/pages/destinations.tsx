@@ -9,6 +9,12 @@ import { RecoverForm } from "./deliveries";
 
 type View = { header_names: string[] } & DestinationRow;
 
+/** Whether a destination is delivered to, in the words of the list and of its page. */
+const stateOf = (d: DestinationRow) => (d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`);
+
+/** The event types a destination takes; none named means all. */
+const eventTypesOf = (d: DestinationRow) => (d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all");
+
 /** The fields of the add and the edit form; `d` fills them in for an edit. */
 function DestinationFields(props: { d?: View }) {
   const d = props.d;
@@ -76,8 +82,8 @@ export function DestinationList(props: { scope: Scope; tenant: string; rows: Vie
             <td>
               <DestinationLink scope={scope} destination={d} />
             </td>
-            <td>{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</td>
-            <td>{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</td>
+            <td>{eventTypesOf(d)}</td>
+            <td>{stateOf(d)}</td>
             <td>{d.format}</td>
           </tr>
         )}
@@ -120,8 +126,8 @@ export function DestinationPage(props: { scope: Scope; d: View; notice: string |
             {d.id}
           </Fact>
           <TenantFact scope={scope} tenant={d.tenant_id} />
-          <Fact term="State">{d.enabled ? "active" : `paused: ${d.disabled_reason ?? ""}`}</Fact>
-          <Fact term="Event types">{d.event_types ? (JSON.parse(d.event_types) as string[]).join(", ") : "all"}</Fact>
+          <Fact term="State">{stateOf(d)}</Fact>
+          <Fact term="Event types">{eventTypesOf(d)}</Fact>
           <Fact term="Headers">{d.header_names.length ? d.header_names.join(", ") : "none"}</Fact>
           <Fact term="Rate limit">{d.rate_limit ? `${d.rate_limit} per ${d.rate_limit_period}` : "none"}</Fact>
           <Fact term="Updated">{time(d.updated_at)}</Fact>
