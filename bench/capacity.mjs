@@ -7,9 +7,18 @@
 //
 //   npm run bench:capacity
 //   CAPACITY_PEAK_FACTOR=5 CAPACITY_CRM_LATENCY_MS=800 METADATA_RETENTION_DAYS=90 npm run bench:capacity
-import { readFileSync } from "node:fs";
+//   npm run bench:capacity -- --docs    also replaces, in docs/COST.md and docs/SCALING.md, every
+//                                       fenced block whose first line is the title of a block printed here
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fmt, table } from "./lib/stats.mjs";
+
+const printed = [];
+/** Prints, and keeps the text for --docs. */
+const log = (text) => {
+  printed.push(text);
+  console.log(text);
+};
 
 const resultsPath = join(import.meta.dirname, "results", "d1-rows.json");
 let measured;
@@ -295,15 +304,15 @@ function ceiling(ok) {
 
 // ---------------------------------------------------------------------------------------------
 const m = measured.measured;
-console.log(
+log(
   `Relay cost and capacity from bench/results/d1-rows.json (measured ${m.date} at ${m.commit}${m.uncommittedChanges ? " with uncommitted changes" : ""}, ` +
     `batches of ${m.batch}, ${m.bodyBytes}-byte bodies). Assumed: peak second ${peakFactor}× the month's average, ` +
     `records kept ${metadataDays} days and payloads ${retentionDays}, CRMs answer in ${crmLatencyMs} ms, ${tenants} tenants.`,
 );
 
-console.log("\nPer callback, measured (every first attempt answered 2xx; full batches; one event shard)");
+log("\nPer callback, measured (every first attempt answered 2xx; full batches; one event shard)");
 const units = DS.map((d) => unit(d));
-console.log(
+log(
   table([
     ["", ...DS.map((d) => `${d} dest.`)],
     ["D1 rows written: store + first attempts", ...units.map((u) => fmt(u.storeWritten, 2))],
@@ -318,16 +327,16 @@ console.log(
     ["SQL ms on the shard's writer", ...units.map((u) => fmt(u.homeMs + u.everyShardMs, 3))],
   ]),
 );
-console.log(
+log(
   `After expiry the shard keeps ${measured.afterExpiry.d1BytesPerCallback} bytes per callback ` +
     `(${fmt(measured.afterExpiry.releasedShare * 100, 1)} % of what the callbacks took is released); storage is bounded by the ${metadataDays}-day window.`,
 );
 
-console.log(`\nPer million callbacks, USD (marginal: full batches, no included allowances, storage for the whole ${metadataDays}-day stay)`);
+log(`\nPer million callbacks, USD (marginal: full batches, no included allowances, storage for the whole ${metadataDays}-day stay)`);
 const pms = DS.map(perMillion);
 const oneAt = DS.indexOf(1);
 const withTarget = (cells, target) => [...cells.slice(0, oneAt + 1), target, ...cells.slice(oneAt + 1)];
-console.log(
+log(
   table([
     withTarget(["item", ...DS.map((d) => `${d} dest.`)], "target"),
     ...Object.keys(pms[0].items).map((name, i) => withTarget([name, ...pms.map((p) => money(Object.values(p.items)[i]))], "")),
@@ -341,8 +350,8 @@ const retry = failed.retryRound.perCallback;
 const addedFirst = failed.perCallback.d1RowsWritten - happy1.perCallback.d1RowsWritten + failed.expiry.d1RowsWritten - happy1.expiry.d1RowsWritten;
 const firstOps = queueOpsPerMessage * 3 * (failed.perCallback.queueMessages.deliveries ?? 0);
 const retryOps = queueOpsPerMessage * 3 * (retry.queueMessages.deliveries ?? 0);
-console.log("\nWhat a failing destination adds, per delivery (1 destination answering 500)");
-console.log(
+log("\nWhat a failing destination adds, per delivery (1 destination answering 500)");
+log(
   table([
     ["", "D1 rows written", "queue operations", "R2 Class B", "USD per million"],
     ["a failed first attempt (and its expiry)", fmt(addedFirst, 2), fmt(firstOps, 0), fmt(failed.perCallback.r2ClassB, 2), money(addedFirst + firstOps * 0.4)],
@@ -350,7 +359,7 @@ console.log(
   ]),
 );
 
-console.log(
+log(
   `\nEvent shards needed (${fmt(STORAGE_FULL * 10, 0)} GB of each 10 GB database, the relay's nearly-full alert; ` +
     `a shard's writer full at ${fmt(WRITER_FULL * 100, 0)} % of the peak second)`,
 );
@@ -361,12 +370,12 @@ for (const v of volumes) {
     shardRows.push([human(v), d, `${fmt(l.d1Bytes / GB, 1)} GB`, l.byStorage, l.byWriter, l.shards, `${fmt(l.writerBusy * 100, 1)} %`, `${fmt(l.r2Bytes / GB, 0)} GB`, l.sweepCalls]);
   }
 }
-console.log(table(shardRows));
+log(table(shardRows));
 
 for (const d of DS) {
   const bills = volumes.map((v) => bill(v, d));
-  console.log(`\nMonthly bill in USD at ${d} destination(s), included allowances deducted, storage at steady state`);
-  console.log(
+  log(`\nMonthly bill in USD at ${d} destination(s), included allowances deducted, storage at steady state`);
+  log(
     table([
       ["item", ...volumes.map((v) => `${human(v)}/month`)],
       ["callbacks per consumer batch (average traffic)", ...bills.map((b) => fmt(b.l.batch, 1))],
@@ -439,9 +448,9 @@ const walls = [
     moves: "",
   },
 ];
-console.log(`\nWhere it stops: the volume (callbacks/month) at which each limit binds, with shards added as needed`);
+log(`\nWhere it stops: the volume (callbacks/month) at which each limit binds, with shards added as needed`);
 const ceilings = walls.map((w) => DS.map((d) => ceiling((v) => w.ok(v, d))));
-console.log(
+log(
   table([
     ["limit", ...DS.map((d) => `${d} dest.`), "what moves it"],
     ...walls.map((w, i) => [w.name, ...ceilings[i].map(human), w.moves]),
@@ -449,17 +458,17 @@ console.log(
 );
 for (const [j, d] of DS.entries()) {
   const order = walls.map((w, i) => ({ w, at: ceilings[i][j] })).sort((a, b) => a.at - b.at);
-  console.log(`first wall at ${d} destination(s): ${order[0].w.name} at ${human(order[0].at)} a month; then ${order[1].w.name} at ${human(order[1].at)}`);
+  log(`first wall at ${d} destination(s): ${order[0].w.name} at ${human(order[0].at)} a month; then ${order[1].w.name} at ${human(order[1].at)}`);
 }
 const backlogHours = limit.queueBacklogBytes / (measured.ingest.queueMessageBytes + price.queueMessageOverhead) / (load(1e8, 1).avg * 3600);
-console.log(
+log(
   `Queue backlog (25 GB per queue): ${human(limit.queueBacklogBytes / (measured.ingest.queueMessageBytes + price.queueMessageOverhead))} callbacks, ` +
     `${fmt(backlogHours, 0)} hours of 100 M/month average traffic with no consumer running.`,
 );
 
 const t = load(bigTenant, 1);
-console.log(`\nOne tenant at ${human(bigTenant)} callbacks a month, 1 destination`);
-console.log(
+log(`\nOne tenant at ${human(bigTenant)} callbacks a month, 1 destination`);
+log(
   table([
     ["", "value", "limit"],
     ["peak callbacks/s", fmt(t.peak, 0), `${fmt(INGEST_LIMIT_PER_SECOND, 0)}/s per Cloudflare location (INGEST_LIMITER)`],
@@ -469,3 +478,35 @@ console.log(
     ["sweep D1 calls per run (this tenant alone)", fmt(t.shards * (SWEEP_CALLS_PER_SHARD + 1) + SWEEP_CALLS_CONTROL, 0), `${limit.d1QueriesPerInvocation}`],
   ]),
 );
+
+// ---------------------------------------------------------------------------------------------
+// --docs: the blocks of this output (separated by blank lines, named by their first line) replace
+// the fenced blocks of the docs that start with the same line. The prose around them is the
+// reader's to check: this only keeps the pasted tables in step with bench/results/d1-rows.json.
+if (process.argv.includes("--docs")) {
+  const blocks = new Map(
+    printed
+      .join("\n")
+      .split(/\n\s*\n/)
+      .map((b) => b.replace(/^\n+|\n+$/g, ""))
+      .filter(Boolean)
+      .map((b) => [b.split("\n")[0], b]),
+  );
+  for (const doc of ["COST.md", "SCALING.md"]) {
+    const path = join(import.meta.dirname, "..", "docs", doc);
+    const text = readFileSync(path, "utf8");
+    let replaced = 0;
+    const missing = [];
+    const next = text.replace(/^```\n([^\n]*)\n[\s\S]*?^```$/gm, (whole, title) => {
+      const block = blocks.get(title);
+      if (block === undefined) {
+        if (!title.includes("npm run bench:capacity")) missing.push(title);
+        return whole;
+      }
+      replaced++;
+      return `\`\`\`\n${block}\n\`\`\``;
+    });
+    writeFileSync(path, next);
+    console.error(`docs/${doc}: ${replaced} block(s) replaced${missing.length ? `; no block printed for: ${missing.join(" | ")}` : ""}`);
+  }
+}
