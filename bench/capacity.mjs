@@ -74,6 +74,8 @@ const SWEEPS_PER_MONTH = 30 * 1440;
  * purge (3); in the control database the storage probe, destinations, inbox, purge and tenant pages (about 5).
  */
 const SWEEP_CALLS_PER_SHARD = 3;
+/** Expiry goes a page of tenants at a time: one D1 call per shard for each 100 tenants (src/maintenance/sweep.ts). */
+const TENANTS_PER_EXPIRY_CALL = 100;
 const SWEEP_CALLS_CONTROL = 5;
 /** src/maintenance/sweep.ts: expiry removes up to PURGE_ROUNDS × PURGE_BATCH events per tenant and shard a sweep. */
 const EXPIRY_PER_TENANT_SHARD_SWEEP = 10 * 1000;
@@ -233,7 +235,7 @@ function load(volume, d) {
     writerBusy: ((peak * u.homeMs) / shards + everyMsPerSecond) / 1000,
     controlBusy: ((peak / batchSize(peak)) * u.controlCallsPerBatch * CONTROL_MS_PER_CALL) / 1000,
     invocationsAtPeak: (peak * d * crmLatencyMs) / 1000 / limit.connectionsWaiting,
-    sweepCalls: shards * (SWEEP_CALLS_PER_SHARD + tenants) + SWEEP_CALLS_CONTROL,
+    sweepCalls: shards * (SWEEP_CALLS_PER_SHARD + Math.ceil(tenants / TENANTS_PER_EXPIRY_CALL)) + SWEEP_CALLS_CONTROL,
     /** A full consumer batch: a fetch per callback and destination, D1 calls (control, and each shard's), the R2 put, a queue send. */
     consumerSubrequests: BATCH * d + u.controlCallsPerBatch + u.shardCallsPerBatch * shards + 2,
     consumerD1Calls: u.controlCallsPerBatch + u.shardCallsPerBatch * shards,
@@ -401,9 +403,9 @@ const walls = [
     moves: "faster CRMs; fewer destinations per callback",
   },
   {
-    name: `Sweep: D1 calls per run ≤ ${limit.d1QueriesPerInvocation} (${tenants} tenants × shards)`,
+    name: `Sweep: D1 calls per run ≤ ${limit.d1QueriesPerInvocation} (shards × pages of ${TENANTS_PER_EXPIRY_CALL} of ${tenants} tenants)`,
     ok: (v, d) => load(v, d).sweepCalls <= limit.d1QueriesPerInvocation,
-    moves: "expiry walking shards, not tenant × shard",
+    moves: "bigger tenant pages per expiry call; a sweep per shard",
   },
   {
     name: `Consumer: D1 calls per batch ≤ ${limit.d1QueriesPerInvocation} (${fmt(unit(1).shardCallsPerBatch, 0)} per shard)`,

@@ -51,4 +51,28 @@ describe("event records past METADATA_RETENTION_DAYS", () => {
     expect((await admin("GET", `/v1/admin/events?tenant=${tenant.id}`)).body.data.map((e: { id: string }) => e.id)).toEqual([recent]);
     expect(await count("SELECT COUNT(*) AS n FROM attempts WHERE delivery_id = ?1", delivered[1]!.id)).toBe(1);
   });
+
+  it("reaches every tenant in one sweep, events delivered inline and their derived deliveries included", async () => {
+    const far = crm();
+    const tenants = await Promise.all([createTenant(), createTenant(), createTenant()]);
+    const events: { tenant: string; id: string; delivery: string }[] = [];
+    for (const tenant of tenants) {
+      const dest = await destination(tenant, { url: far.url() });
+      const id = await sendCallback(tenant);
+      const d = await waitUntil(async () => {
+        const found = await deliveryOf(id, dest.id);
+        return found?.status === "delivered" && found;
+      });
+      events.push({ tenant: tenant.id, id, delivery: d.id });
+    }
+    for (const e of events) await everyDatabase.prepare("UPDATE events SET received_at = received_at - 2 * 86400000 WHERE id = ?1").bind(e.id).run();
+
+    await sweep({ ...env, METADATA_RETENTION_DAYS: "1" } as Env);
+
+    for (const e of events) {
+      expect((await admin("GET", `/v1/admin/events/${e.id}`)).status).toBe(404);
+      expect((await admin("GET", `/v1/admin/deliveries/${e.delivery}`)).status).toBe(404);
+      expect((await admin("GET", `/v1/admin/deliveries?tenant=${e.tenant}`)).body.data).toEqual([]);
+    }
+  });
 });

@@ -295,7 +295,7 @@ export default {
         for (const run of ["expire", "idle"]) {
           rec.phase = run;
           await purgeEventData(recShard, cutoff, 1000);
-          await expireEventRecords(recShard, input.tenant, cutoff, 1000);
+          await expireEventRecords(recShard, [input.tenant], cutoff, 1000);
         }
         break;
       }

@@ -1,3 +1,5 @@
+import { ids } from "./sql";
+
 /**
  * Retention, in bounded batches so that a backlog never exceeds one
  * invocation's limits.
@@ -39,20 +41,25 @@ export const purgeControlData = (db: D1Database, before: number, limit: number) 
       .bind(before, limit),
   ]);
 
-/** The events of one tenant's oldest `limit` past `before`, and their deliveries (a key range per event). */
-const expiring = `(SELECT id FROM events WHERE tenant_id = ?1 AND received_at < ?2 ORDER BY received_at LIMIT ?3)`;
+/**
+ * Up to `limit` events past `before` of these tenants: for each tenant a range
+ * of events_tenant_received, so that no index on received_at alone is written
+ * for every event just for this. In no particular order: all of them are due.
+ */
+const expiring = `(SELECT e.id FROM json_each(?1) t JOIN events e ON e.tenant_id = t.value AND e.received_at < ?2 LIMIT ?3)`;
+/** Their deliveries: a key range of `deliveries` per event. */
 const theirDeliveries = `SELECT d.id FROM ${expiring} e
   JOIN deliveries d ON d.id >= 'dlv_' || substr(e.id, 5) || '_' AND d.id < 'dlv_' || substr(e.id, 5) || '\`'`;
 
 /**
- * Expiry of event records (METADATA_RETENTION_DAYS): a tenant's oldest
- * events with their deliveries and attempts, `limit` events a batch. Walked
- * per tenant on events_tenant_received, so no index on received_at alone is
- * written for every event just for this.
+ * Expiry of event records (METADATA_RETENTION_DAYS): up to `limit` events of
+ * these tenants with their deliveries and attempts, in one transaction, so
+ * that a sweep makes one call per shard for a hundred tenants rather than
+ * one per tenant (D1 allows an invocation a thousand).
  */
-export const expireEventRecords = (db: D1Database, tenantId: string, before: number, limit: number) =>
+export const expireEventRecords = (db: D1Database, tenantIds: readonly string[], before: number, limit: number) =>
   db.batch([
-    db.prepare(`DELETE FROM attempts WHERE delivery_id IN (${theirDeliveries})`).bind(tenantId, before, limit),
-    db.prepare(`DELETE FROM deliveries WHERE id IN (${theirDeliveries})`).bind(tenantId, before, limit),
-    db.prepare(`DELETE FROM events WHERE id IN ${expiring}`).bind(tenantId, before, limit),
+    db.prepare(`DELETE FROM attempts WHERE delivery_id IN (${theirDeliveries})`).bind(ids(tenantIds), before, limit),
+    db.prepare(`DELETE FROM deliveries WHERE id IN (${theirDeliveries})`).bind(ids(tenantIds), before, limit),
+    db.prepare(`DELETE FROM events WHERE id IN ${expiring}`).bind(ids(tenantIds), before, limit),
   ]);

@@ -74,12 +74,11 @@ async function purge(env: Env, now: number): Promise<void> {
   const recordsBefore = now - cfg.METADATA_RETENTION_DAYS * 86_400_000;
   for (let after = ""; ; ) {
     const tenants = (await listTenants(env.DB, after, 100)).results;
-    for (const t of tenants) {
-      for (const shard of shardsOf(env)) {
-        for (let round = 0; round < PURGE_ROUNDS; round++) {
-          const [, , events] = await expireEventRecords(shard.db, t.id, recordsBefore, PURGE_BATCH);
-          if ((events!.meta.changes ?? 0) < PURGE_BATCH) break;
-        }
+    const tenantIds = tenants.map((t) => t.id);
+    for (const shard of shardsOf(env)) {
+      for (let round = 0; round < PURGE_ROUNDS; round++) {
+        const [, , events] = await expireEventRecords(shard.db, tenantIds, recordsBefore, PURGE_BATCH);
+        if ((events!.meta.changes ?? 0) < PURGE_BATCH) break;
       }
     }
     if (tenants.length < 100) return;
