@@ -4,7 +4,7 @@
 // Runs the relay's own validateCallback, bundled with esbuild, in Node; the
 // Worker runs the same zod code in V8.
 //
-//   node bench/validate.mjs        (BENCH_RUNS, default 7 runs per case; the median is printed)
+//   npm run bench:validate        (BENCH_RUNS, default 7 runs per case; the median is printed)
 import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
