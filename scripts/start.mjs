@@ -185,6 +185,10 @@ const child = spawn(
       // included, in PERSIST_DIR (redact_query_string applies on Cloudflare
       // only), and grows without bound. npm start does not need it.
       X_LOCAL_OBSERVABILITY: "false",
+      // wrangler's dev registry is shared by every `wrangler dev` on the machine: a
+      // queue with no local consumer in another session would forward its messages
+      // to this relay's consumer. A registry of its own keeps them apart.
+      WRANGLER_REGISTRY_PATH: process.env.WRANGLER_REGISTRY_PATH || join(persistDir, "dev-registry"),
     },
   },
 );

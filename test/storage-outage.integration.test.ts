@@ -2,12 +2,11 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
-import { eventIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
 import { sweep } from "../src/maintenance/sweep";
 import type { CallbackMessage } from "../src/queue-messages";
-import { checkSize, D1_MAX_BYTES, UNAVAILABLE_ALERT_AFTER_MS } from "../src/storage/outage";
-import { cleanedUpAfterEach, createTenant, uniqueId, waitUntil } from "./helpers";
+import { checkSize, D1_MAX_BYTES, DRAIN_PER_SWEEP, UNAVAILABLE_ALERT_AFTER_MS } from "../src/storage/outage";
+import { callbackMessage, cleanedUpAfterEach, createTenant, uniqueId, waitUntil } from "./helpers";
 import { everyDatabase } from "./every-database";
 
 const { crm, destination } = cleanedUpAfterEach();
@@ -27,7 +26,6 @@ const refusingWrites = (db: D1Database) =>
     },
   });
 
-/** The env with D1 refusing writes and the callbacks queue recording what it is handed. */
 /** The env with every database (control and shards) refusing writes, or, with `full` false, taking them again. */
 function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, full = true) {
   const databases = full ? { DB: refusingWrites(env.DB), EVENTS_0: refusingWrites(env.EVENTS_0), EVENTS_1: refusingWrites(env.EVENTS_1) } : {};
@@ -44,10 +42,7 @@ function outageEnv(vars: Partial<Record<keyof Env, string>> = {}, full = true) {
   return { env: { ...env, ...vars, ...databases, CALLBACKS_QUEUE: queue as unknown as Queue<CallbackMessage> } as Env, handedBack, batchBytes };
 }
 
-async function callbackMessage(tenantId: string): Promise<CallbackMessage> {
-  const body = JSON.stringify({ callid: uniqueId("call"), transfer_status: "2" });
-  return { t: "callback", event_id: await eventIdFor(tenantId, body), tenant_id: tenantId, kind: "inbound-transfer", type: "airudder.inbound.transfer", received_at: Date.now(), body };
-}
+const smallCallback = (tenantId: string) => callbackMessage(tenantId, JSON.stringify({ callid: uniqueId("call"), transfer_status: "2" }));
 
 async function consume(queue: string, bodies: unknown[], e: Env) {
   const batch = createMessageBatch(queue, bodies.map((body, i) => ({ id: uniqueId(`m${i}`), timestamp: new Date(), attempts: 1, body })));
@@ -67,7 +62,7 @@ describe("D1 refusing writes", () => {
     await destination(tenant, { url: far.url() });
     const vars = { ALERT_WEBHOOK_URL: alerts.url("/alerts") };
     const down = outageEnv(vars);
-    const messages = [await callbackMessage(tenant.id), await callbackMessage(tenant.id)];
+    const messages = [await smallCallback(tenant.id), await smallCallback(tenant.id)];
 
     const result = await consume("airudder-relay-callbacks", messages, down.env);
     expect(result.explicitAcks).toHaveLength(2);
@@ -97,10 +92,37 @@ describe("D1 refusing writes", () => {
     expect((await healthz(up.env)).degraded).toEqual([]);
   });
 
+  it("a spool larger than one sweep hands back: /healthz says D1 takes writes again while it drains, and the recovered alert counts every callback", async () => {
+    const alerts = crm();
+    const tenant = await createTenant();
+    const vars = { ALERT_WEBHOOK_URL: alerts.url("/alerts") };
+    const down = outageEnv(vars);
+    expect((await consume("airudder-relay-callbacks", [await smallCallback(tenant.id)], down.env)).explicitAcks).toHaveLength(1);
+    // As many more consumer batches as one sweep hands back, kept while D1 refused them.
+    for (let i = 0; i < DRAIN_PER_SWEEP; i++) {
+      await env.STORE.put(`spool/${String(Date.now() + i).padStart(15, "0")}-${uniqueId("b")}.json`, JSON.stringify([await smallCallback(tenant.id)]));
+    }
+    await sweep(down.env, Date.now() + UNAVAILABLE_ALERT_AFTER_MS + 1000);
+    expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.unavailable"]);
+
+    const up = outageEnv(vars, false);
+    expect((await sweep(up.env)).storage).toEqual({ d1_writable: true, handed_back: DRAIN_PER_SWEEP });
+    expect((await healthz(up.env)).degraded).toEqual([
+      expect.stringMatching(new RegExp(`^storage: D1 takes writes again since .*; the callbacks kept in R2 meanwhile are being handed back to the queue \\(${DRAIN_PER_SWEEP} so far\\)$`)),
+    ]);
+    expect(alerts.requests).toHaveLength(1);
+
+    expect((await sweep(up.env)).storage).toEqual({ d1_writable: true, handed_back: 1 });
+    expect(up.handedBack).toHaveLength(DRAIN_PER_SWEEP + 1);
+    expect((await healthz(up.env)).degraded).toEqual([]);
+    expect(alerts.requests.map((r) => JSON.parse(r.body).type)).toEqual(["relay.storage.unavailable", "relay.storage.recovered"]);
+    expect(JSON.parse(alerts.requests[1]!.body).data).toMatchObject({ handed_back: DRAIN_PER_SWEEP + 1 });
+  });
+
   it("hands a spool of large callbacks back in sendBatch calls within the Queue's 256 KB", async () => {
     const tenant = await createTenant();
     const big = "สวัสดีค่ะ ".repeat(1200);
-    const messages = await Promise.all(Array.from({ length: 40 }, async () => ({ ...(await callbackMessage(tenant.id)), body: JSON.stringify({ callid: uniqueId("big"), note: big }) })));
+    const messages = await Promise.all(Array.from({ length: 40 }, async () => ({ ...(await smallCallback(tenant.id)), body: JSON.stringify({ callid: uniqueId("big"), note: big }) })));
     expect((await consume("airudder-relay-callbacks", messages, outageEnv().env)).explicitAcks).toHaveLength(40);
 
     const up = outageEnv({}, false);

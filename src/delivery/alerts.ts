@@ -30,7 +30,7 @@ export const alertData = {
   "relay.storage.recovered": z
     .object({
       since: z.string().openapi({ description: "ISO 8601: when the outage began" }),
-      handed_back: z.number().int().openapi({ description: "batches handed back from R2 by the last sweep" }),
+      handed_back: z.number().int().openapi({ description: "callbacks handed back from R2 to the callbacks queue since D1 took writes again" }),
     })
     .openapi("StorageRecoveredAlertData", { description: "D1 takes writes again and everything kept in R2 was handed back." }),
   "relay.storage.nearly_full": z

@@ -20,8 +20,13 @@ const STATE = "state/storage.json";
 
 /** How long D1 must refuse writes before the operator is told. */
 export const UNAVAILABLE_ALERT_AFTER_MS = 60_000;
-/** Spool objects one sweep hands back (each up to a consumer batch of 100 callbacks). */
-export const DRAIN_PER_SWEEP = 50;
+/**
+ * Spool objects one sweep hands back (each a consumer batch, up to 100
+ * callbacks): a get, a send or two and a delete each, well inside an
+ * invocation's subrequests. At 50, an hour's outage of small batches took
+ * two hours to hand back.
+ */
+export const DRAIN_PER_SWEEP = 150;
 /** A D1 database's size limit, and the share of it that warns. */
 export const D1_MAX_BYTES = 10 * 1024 ** 3;
 export const NEARLY_FULL_SHARE = 0.8;
@@ -45,6 +50,10 @@ export async function fromD1<T>(call: Promise<T>): Promise<T> {
 interface StorageState {
   failing_since: number;
   alerted: boolean;
+  /** Set once D1 takes writes again, while the spool is handed back. */
+  writable_since?: number;
+  /** Callbacks handed back from R2 so far. */
+  handed_back?: number;
 }
 
 const sortableNow = (now: number) => now.toString().padStart(15, "0");
@@ -143,12 +152,17 @@ export async function watchStorage(env: Env, now: number): Promise<{ d1_writable
   const state = await storageState(env);
   if (!state) return { d1_writable: true, handed_back: 0 };
   if (!(await d1TakesWrites(env, now))) {
-    if (!state.alerted && now - state.failing_since >= UNAVAILABLE_ALERT_AFTER_MS) {
+    // Refusing again while the spool was being handed back: still the same outage.
+    const { writable_since: wasWritable, ...refusing } = state;
+    const alert = !state.alerted && now - state.failing_since >= UNAVAILABLE_ALERT_AFTER_MS;
+    if (alert) {
       await sendAlert(env, "relay.storage.unavailable", {
         since: new Date(state.failing_since).toISOString(),
         kept_in_r2: (await env.STORE.list({ prefix: SPOOL, limit: 1000 })).objects.length,
       });
-      await env.STORE.put(STATE, JSON.stringify({ ...state, alerted: true } satisfies StorageState));
+    }
+    if (alert || wasWritable !== undefined) {
+      await env.STORE.put(STATE, JSON.stringify({ ...refusing, alerted: state.alerted || alert } satisfies StorageState));
     }
     return { d1_writable: false, handed_back: 0 };
   }
@@ -157,14 +171,17 @@ export async function watchStorage(env: Env, now: number): Promise<{ d1_writable
     env.STORE.list({ prefix: SPOOL, limit: 1 }),
     env.STORE.list({ prefix: DEAD_LETTERS, limit: 1 }),
   ]);
+  const total = (state.handed_back ?? 0) + handedBack;
   if (spool.objects.length === 0 && letters.objects.length === 0) {
     if (state.alerted) {
       await sendAlert(env, "relay.storage.recovered", {
         since: new Date(state.failing_since).toISOString(),
-        handed_back: handedBack,
+        handed_back: total,
       });
     }
     await env.STORE.delete(STATE);
+  } else {
+    await env.STORE.put(STATE, JSON.stringify({ ...state, writable_since: state.writable_since ?? now, handed_back: total } satisfies StorageState));
   }
   return { d1_writable: true, handed_back: handedBack };
 }
@@ -172,9 +189,14 @@ export async function watchStorage(env: Env, now: number): Promise<{ d1_writable
 /** What /healthz says is degraded (an R2 read per call; nothing of D1). */
 export async function degraded(env: Env): Promise<string[]> {
   const state = await storageState(env).catch(() => null);
-  return state
-    ? [`storage: D1 has refused writes since ${new Date(state.failing_since).toISOString()}; callbacks are still taken and kept in R2 until it takes them again`]
-    : [];
+  if (!state) return [];
+  if (state.writable_since !== undefined) {
+    return [
+      `storage: D1 takes writes again since ${new Date(state.writable_since).toISOString()} (it refused them from ${new Date(state.failing_since).toISOString()}); ` +
+        `the callbacks kept in R2 meanwhile are being handed back to the queue (${state.handed_back ?? 0} so far)`,
+    ];
+  }
+  return [`storage: D1 has refused writes since ${new Date(state.failing_since).toISOString()}; callbacks are still taken and kept in R2 until it takes them again`];
 }
 
 /** `relay.storage.nearly_full` when a write leaves the database past NEARLY_FULL_SHARE of its limit, at most once a day. */
