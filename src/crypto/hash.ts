@@ -26,16 +26,6 @@ export function randomToken(prefix: string, bytes = 32): string {
   return prefix + encodeBase64Url(randomBytes(bytes).buffer).replace(/=+$/, "");
 }
 
-/**
- * Compares two secrets in constant time. Both sides are hashed first so that
- * neither the content nor the length of the expected value leaks through
- * timing.
- */
-export async function secretsEqual(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
-  return crypto.subtle.timingSafeEqual(a, b);
-}
-
 /** Compares two hex digests of equal length in constant time. */
 export function digestsEqual(a: string, b: string): boolean {
   const x = encoder.encode(a);
