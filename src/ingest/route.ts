@@ -7,7 +7,7 @@ import { RelayError } from "../http/errors";
 import { eventIdFor, quarantineIdFor } from "./event-id";
 import { handOff } from "./hand-off";
 import { checkContentType, parseJsonObject, readLimitedBody } from "./read-body";
-import { authenticateTenant } from "./tenant-auth";
+import { tenantAuth } from "./tenant-auth";
 import { validateCallback } from "./validate";
 
 const isUrlKind = (k: string): k is UrlKind => (urlKinds as readonly string[]).includes(k);
@@ -18,9 +18,8 @@ const isUrlKind = (k: string): k is UrlKind => (urlKinds as readonly string[]).i
  * and content type, read the body within its limit, validate, then one queue
  * send. A 200 means the callback is durably handed over.
  */
-export const ingestRoutes = new Hono<AppEnv>().post("/v1/callbacks/:tenant/:kind", async (c) => {
+export const ingestRoutes = new Hono<AppEnv>().post("/v1/callbacks/:tenant/:kind", tenantAuth, async (c) => {
   const { tenant, kind } = c.req.param();
-  await authenticateTenant(c, tenant);
   if (!isUrlKind(kind)) {
     throw new RelayError("unknown_kind", `kind must be one of ${urlKinds.join(", ")}`);
   }
