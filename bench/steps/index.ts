@@ -3,12 +3,14 @@ import { buildApp } from "../../src/app";
 import type { UrlKind } from "../../src/callbacks/families";
 import type { Env } from "../../src/env";
 import type { AppEnv } from "../../src/http/app-env";
+import { limitTenant } from "../../src/http/rate-limit";
+import { ingestBodyLimit } from "../../src/ingest/body-limit";
 import { eventIdFor } from "../../src/ingest/event-id";
 import { handOff } from "../../src/ingest/hand-off";
-import { checkContentType, parseJsonObject, readLimitedBody } from "../../src/ingest/read-body";
+import { parseCallbackBody } from "../../src/ingest/parse-body";
+import { checkCallbackRequest } from "../../src/ingest/route";
 import { authenticateTenant } from "../../src/ingest/tenant-auth";
 import { validateCallback } from "../../src/ingest/validate";
-import { config } from "../../src/env";
 
 /**
  * workerd's clock ticks in whole milliseconds, so one step is timed as 0 or 1
@@ -42,16 +44,21 @@ async function timed<T>(step: string, run: () => T | Promise<T>): Promise<T> {
 const relay = buildApp();
 
 /**
- * The ingest route's steps in its order, each timed. A refusal would end the
- * route; here it is a broken bench, so it throws.
+ * The ingest route's middleware and handler (src/ingest/route.ts), step by
+ * step in its order, each timed. A refusal would end the route; here it is a
+ * broken bench, so it throws.
  */
 async function steps(c: Context<AppEnv, "/v1/callbacks/:tenant/:kind">): Promise<Response> {
   const { tenant } = c.req.param();
   const kind = c.req.param("kind") as UrlKind;
   await timed("auth", () => authenticateTenant(c, tenant));
-  await timed("checks", () => checkContentType(c.req.header("content-type")));
-  const bytes = await timed("body read", () => readLimitedBody(c, config(c.env).MAX_BODY_BYTES));
-  const { text, payload } = await timed("JSON parse", () => parseJsonObject(bytes));
+  await timed("rate limit", () => limitTenant(c, tenant));
+  await timed("checks", () => checkCallbackRequest(c, async () => {}));
+  const bytes = await timed("body read", async () => {
+    await ingestBodyLimit(c, async () => {});
+    return new Uint8Array(await c.req.arrayBuffer());
+  });
+  const { text, payload } = await timed("JSON parse", () => parseCallbackBody(bytes));
   const validation = await timed("validation", () => validateCallback(kind, payload));
   if (!validation.ok) throw new Error(`bench callback refused: ${JSON.stringify(validation.issues)}`);
   const eventId = await timed("event id hash", () => eventIdFor(tenant, text));
