@@ -11,12 +11,14 @@
 // with a tenant that has no destinations. Phase 2 (end to end) starts fresh
 // copies, gives the relay's tenant one local destination, and compares how
 // fast callbacks turn into deliveries with how fast the minimal Worker only
-// stores them. Targets are printed next to the results, never asserted.
+// stores them. Phase 3 (steps) times the relay's own ingest functions one by
+// one inside workerd (bench/lib/steps.mjs). Targets are printed next to the
+// results, never asserted.
 //
 // Settings (environment): BENCH_SECONDS (10) per load, BENCH_ROUNDS (3),
 // BENCH_CONNECTIONS (50), BENCH_WARMUP_SECONDS (2), BENCH_DRAIN_TIMEOUT_SECONDS
 // (120) for a backlog to clear, BENCH_PROBES (10) lone callbacks timed from
-// their 200 to their delivery.
+// their 200 to their delivery, BENCH_STEPS_SECONDS (20) for phase 3.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -25,6 +27,7 @@ import { bodyBytes, load, nextCallback } from "./lib/load.mjs";
 import { applyMigrations, groupCpuMs, killAllNow, startWorker, stopWorker, wranglerOnce } from "./lib/processes.mjs";
 import { startSink } from "./lib/sink.mjs";
 import { fmt, median, table, verdict } from "./lib/stats.mjs";
+import { measureSteps, stepsReport } from "./lib/steps.mjs";
 
 function setting(name, fallback, min) {
   const raw = process.env[name];
@@ -40,6 +43,7 @@ const cfg = {
   warmup: setting("BENCH_WARMUP_SECONDS", 2, 0),
   drainTimeout: setting("BENCH_DRAIN_TIMEOUT_SECONDS", 120, 1),
   probes: Math.floor(setting("BENCH_PROBES", 10, 0)),
+  stepsSeconds: setting("BENCH_STEPS_SECONDS", 20, 1),
 };
 
 const TENANT = "bench";
@@ -306,10 +310,14 @@ async function main() {
   await Promise.all([stopWorker(minimal), stopWorker(relay)]);
   await sink.close();
 
-  report({ bundle, probes, sinkRequests, sinkUnique, relayLogs: [...relayLogs1, ...relayLogs2] });
+  // ---- phase 3: where a callback's time goes ----
+  log(`phase 3: the relay's ingest steps, one connection, ${cfg.stepsSeconds} s`);
+  const steps = await measureSteps({ stateRoot, seconds: cfg.stepsSeconds, warmup: cfg.warmup, since: started });
+
+  report({ bundle, probes, sinkRequests, sinkUnique, relayLogs: [...relayLogs1, ...relayLogs2], steps });
 }
 
-function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs }) {
+function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) {
   const out = [];
   const say = (s = "") => out.push(s);
   say(`airudder-relay bench: ${cfg.rounds} round(s) × ${cfg.seconds} s, ${cfg.connections} connections, ${bodyBytes}-byte inbound-transfer callbacks, each with a new callid`);
@@ -393,6 +401,8 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs }) {
     ]),
   );
   say(`bundle: ${bundle.line}`);
+  say();
+  say(stepsReport(steps));
 
   const bad = segments.filter((s) => s.worker === "relay" && (s.non2xx || s.errors || s.timeouts || !s.drained));
   if (bad.length || relayLogs.length) {

@@ -1,4 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
 import { adminAuth } from "./admin/auth";
 import { adminBodyLimit } from "./admin/body-limit";
 import { deliveryRoutes } from "./admin/deliveries";
@@ -12,9 +14,7 @@ import { statsRoutes } from "./admin/stats";
 import { tenantRoutes } from "./admin/tenants";
 import { dashboardStylesheet, operatorPages, portalPages } from "./dashboard";
 import type { AppEnv } from "./http/app-env";
-import { methodNotAllowed } from "hono/method-not-allowed";
 import { onError, onMethodNotAllowed, onNotFound } from "./http/errors";
-import { requestId } from "./http/request-id";
 import { securityHeaders } from "./http/security-headers";
 import { registerWebhookDocs } from "./delivery/openapi";
 import { registerIngestDocs } from "./ingest/openapi";
@@ -23,7 +23,10 @@ import { degraded } from "./storage/outage";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
-  app.use("*", requestId, securityHeaders, methodNotAllowed({ app, onMethodNotAllowed }));
+  // A caller's own X-Request-Id is kept when it is plain and short (hono/request-id checks it), so an integrator can find
+  // its request in the logs; else Cloudflare's ray id where there is one, so a support ticket maps to Cloudflare's logs too.
+  const requestIds = requestId({ limitLength: 64, generator: (c) => c.req.header("cf-ray") ?? "req_" + crypto.randomUUID().replace(/-/g, "").slice(0, 24) });
+  app.use("*", requestIds, securityHeaders, methodNotAllowed({ app, onMethodNotAllowed }));
   app.use("/v1/admin/*", adminAuth, adminBodyLimit);
   // 200 while ingest can take callbacks (it needs the Queue, not D1); says what is degraded.
   app.get("/healthz", async (c) => c.json({ ok: true, degraded: await degraded(c.env) }));

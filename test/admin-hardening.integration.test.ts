@@ -1,5 +1,8 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_MAX_BODY_BYTES } from "../src/admin/body-limit";
+import worker from "../src/index";
 import { ADMIN, admin, call, createDestination, createTenant, uniqueId } from "./helpers";
 
 interface ErrorBody {
@@ -189,5 +192,18 @@ describe("a wrong method on a route that exists", () => {
 
   it("still answers 404 on a path no route has", async () => {
     await expectError(await call("/v1/admin/nothing-here", { method: "DELETE", headers: ADMIN }), 404, "not_found");
+  });
+});
+
+describe("an ADMIN_TOKEN that cannot be a bearer token", () => {
+  it("closes the admin API with a 503 that says why, rather than a 401 no request could pass", async () => {
+    const token = "correct horse; battery";
+    const res = await worker.fetch(
+      new Request("https://relay.test/v1/admin/tenants", { headers: { authorization: `Bearer ${token}` } }),
+      { ...env, ADMIN_TOKEN: token },
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as ErrorBody).error).toMatchObject({ code: "admin_not_configured", message: expect.stringContaining("bearer token") });
   });
 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { families, urlKinds, type FamilyKind } from "../src/callbacks/families";
+import { families, familyFor, urlKinds, type FamilyKind } from "../src/callbacks/families";
 import { validateCallback } from "../src/ingest/validate";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
 import { createTenant, postCallback, waitUntil } from "./helpers";
@@ -131,6 +131,24 @@ describe("validateCallback, fuzzed", () => {
         }
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("identity schemas, fuzzed", () => {
+  const verdict = async (schema: { safeParseAsync(p: unknown): Promise<{ success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }> }, payload: unknown) => {
+    const r = await schema.safeParseAsync(payload);
+    return r.success ? "ok" : r.error!.issues.map((i) => `${i.path.map(String).join(".")}: ${i.message}`);
+  };
+
+  it("refuse exactly what the documented schemas refuse, with the same issues", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...urlKinds), payloads, async (kind, generated) => {
+        const payload = asReceived(generated);
+        const { schema, identity } = familyFor(kind, payload).variant(payload);
+        expect(await verdict(identity, payload)).toEqual(await verdict(schema, payload));
+      }),
+      { numRuns: 3000 },
     );
   });
 });

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { QUEUES } from "../src/consumer/queue-handler";
-import { MAX_JSON_DEPTH } from "../src/ingest/read-body";
+import { MAX_JSON_DEPTH } from "../src/ingest/parse-body";
 import worker from "../src/index";
 import type { CallbackMessage } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";

@@ -489,4 +489,16 @@ describe("request ids", () => {
     }
     expect(new Set(answers.map((r) => r.headers.get("x-request-id"))).size).toBe(answers.length);
   });
+
+  it("keeps a caller's own plain X-Request-Id, in the header and the error body, and replaces anything else", async () => {
+    const tenant = await createTenant();
+    const own = await postCallback(tenant.id, "inbound-transfer", transferBody(), "rit_wrong", { "x-request-id": "crm-trace_42=" });
+    expect(own.headers.get("x-request-id")).toBe("crm-trace_42=");
+    expect(((await own.json()) as { error: { request_id: string } }).error.request_id).toBe("crm-trace_42=");
+    for (const odd of ["has space", "semi;colon", "x".repeat(65)]) {
+      const res = await postCallback(tenant.id, "inbound-transfer", transferBody(), tenant.token, { "x-request-id": odd });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);
+    }
+  });
 });

@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
+import { encodeBase64 } from "hono/utils/encode";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildApp } from "../src/app";
 import { QUEUES } from "../src/consumer/queue-handler";
-import { toBase64 } from "../src/crypto/hash";
 import { open, resealedWithCurrentKey, seal } from "../src/crypto/secret-box";
 import { getDestination, replaceSealedValues } from "../src/db/destinations";
 import type { Env } from "../src/env";
@@ -16,7 +16,7 @@ import { everyDatabase } from "./every-database";
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
 
-const newKey = () => toBase64(crypto.getRandomValues(new Uint8Array(32)));
+const newKey = () => encodeBase64(crypto.getRandomValues(new Uint8Array(32)).buffer);
 /** Key A: the one the suite runs with, so everything created through the relay is sealed with it. */
 const keyA = env.ENCRYPTION_KEY!;
 

@@ -1,8 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { encodeBase64 } from "hono/utils/encode";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { QUEUES } from "../src/consumer/queue-handler";
-import { sha256Hex, toBase64 } from "../src/crypto/hash";
+import { sha256Hex } from "../src/crypto/hash";
 import worker from "../src/index";
 import type { DeliveryMessage } from "../src/queue-messages";
 import sample from "./fixtures/inbound-transfer.sample.json?raw";
@@ -119,7 +120,7 @@ describe("admin token near misses", () => {
 
 describe("destination secrets and header values", () => {
   it("never appear in an admin answer, a log line or an alert, and are stored only encrypted", async () => {
-    const secretKey = toBase64(crypto.getRandomValues(new Uint8Array(32)));
+    const secretKey = encodeBase64(crypto.getRandomValues(new Uint8Array(32)).buffer);
     const secret = `whsec_${secretKey}`;
     const headerValues = { authorization: `Bearer crm-${crypto.randomUUID()}`, "x-api-key": `key-${crypto.randomUUID()}` };
     const needles = [secret, secretKey, ...Object.values(headerValues)];

@@ -1,5 +1,4 @@
-import { bodyLimit } from "hono/body-limit";
-import { RelayError } from "../http/errors";
+import { houseBodyLimit } from "../http/body-limit";
 
 /**
  * The largest admin request body. The biggest legitimate one is a destination
@@ -8,9 +7,4 @@ import { RelayError } from "../http/errors";
  */
 export const ADMIN_MAX_BODY_BYTES = 64 * 1024;
 
-export const adminBodyLimit = bodyLimit({
-  maxSize: ADMIN_MAX_BODY_BYTES,
-  onError: () => {
-    throw new RelayError("payload_too_large", `admin request bodies are limited to ${ADMIN_MAX_BODY_BYTES} bytes`);
-  },
-});
+export const adminBodyLimit = houseBodyLimit(ADMIN_MAX_BODY_BYTES, "an admin request body is");

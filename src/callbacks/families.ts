@@ -1,22 +1,25 @@
 import type { z } from "@hono/zod-openapi";
 import { epochMsToIso, field, maskPhone, noColumns, utcTimeToIso, type EventColumns } from "./columns";
-import { inboundCallEndSchema, inboundTransferSchema } from "./inbound";
-import { jsonObject, text } from "./lenient";
+import { inboundCallEndSchema, inboundIdentity, inboundTransferSchema } from "./inbound";
+import { jsonObject, text, type Variant } from "./lenient";
 import { pdsVariant } from "./pds";
-import { qaReportSchema } from "./qa";
-import { workflowSchema } from "./workflow";
+import { qaIdentity, qaReportSchema } from "./qa";
+import { workflowIdentity, workflowSchema } from "./workflow";
 
 type Payload = Record<string, unknown>;
 
 export interface Family {
   /** How the family is stored and listed (the URL kind, or `generic`). */
   kind: string;
-  /** The schema and event type for this payload (PDS picks them by `type`). */
-  variant(payload: Payload): { schema: z.ZodType; event: string };
+  /** The schemas and event type for this payload (PDS picks them by `type`). */
+  variant(payload: Payload): Variant;
   columns(payload: Payload): EventColumns;
 }
 
-const fixed = (schema: z.ZodType, event: string) => () => ({ schema, event });
+const fixed = (schema: z.ZodType, identity: z.ZodType, event: string) => {
+  const variant: Variant = { schema, identity, event };
+  return () => variant;
+};
 
 function inboundColumns(p: Payload): EventColumns {
   return {
@@ -43,28 +46,28 @@ function pdsColumns(p: Payload): EventColumns {
 export const families = {
   "inbound-transfer": {
     kind: "inbound-transfer",
-    variant: fixed(inboundTransferSchema, "airudder.inbound.transfer"),
+    variant: fixed(inboundTransferSchema, inboundIdentity, "airudder.inbound.transfer"),
     columns: inboundColumns,
   },
   "inbound-call-end": {
     kind: "inbound-call-end",
-    variant: fixed(inboundCallEndSchema, "airudder.inbound.call_end"),
+    variant: fixed(inboundCallEndSchema, inboundIdentity, "airudder.inbound.call_end"),
     columns: inboundColumns,
   },
   pds: { kind: "pds", variant: pdsVariant, columns: pdsColumns },
   "qa-report": {
     kind: "qa-report",
-    variant: fixed(qaReportSchema, "airudder.qa.report"),
+    variant: fixed(qaReportSchema, qaIdentity, "airudder.qa.report"),
     columns: (p) => ({ ...noColumns, task_id: text(p.TaskID) }),
   },
   workflow: {
     kind: "workflow",
-    variant: fixed(workflowSchema, "airudder.workflow.status"),
+    variant: fixed(workflowSchema, workflowIdentity, "airudder.workflow.status"),
     columns: (p) => ({ ...noColumns, task_id: text(p.workflow_id), state: text(p.status) }),
   },
   generic: {
     kind: "generic",
-    variant: fixed(jsonObject, "airudder.generic"),
+    variant: fixed(jsonObject, jsonObject, "airudder.generic"),
     columns: (p) => ({ ...noColumns, callid: text(p.callid) }),
   },
 } satisfies Record<string, Family>;

@@ -1,8 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { identity, int, str, usually } from "./lenient";
 
+/**
+ * What can refuse an inbound callback: its identity, `callid`. Ingest
+ * validates with this alone; the documented schemas below extend it with
+ * fields that accept any value, so they refuse exactly what it refuses.
+ */
+export const inboundIdentity = z.looseObject({ callid: identity });
+
 const inboundFields = {
-  callid: identity,
   caller_number: str,
   callee_number: str,
   robot_id: str,
@@ -27,13 +33,13 @@ const inboundFields = {
 const described = "Identity: `callid`. Every other field is optional and any value is accepted there.";
 
 /** Inbound bot, call ended without (or before) a transfer. Identity: `callid`. */
-export const inboundCallEndSchema = z
-  .looseObject(inboundFields)
+export const inboundCallEndSchema = inboundIdentity
+  .extend(inboundFields)
   .openapi("InboundCallEnd", { description: described });
 
 /** Inbound bot, transferred to a human agent. Identity: `callid`. */
-export const inboundTransferSchema = z
-  .looseObject({
+export const inboundTransferSchema = inboundIdentity
+  .extend({
     ...inboundFields,
     /** Only `"2"` (success) is documented; `""` occurs. */
     transfer_status: str,

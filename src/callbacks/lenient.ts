@@ -34,6 +34,20 @@ export const identity = z
   .refine((v) => typeof v === "number" || v.trim() !== "", "must not be empty")
   .openapi({ description: "identity field: a non-empty string (a number is accepted too)" });
 
+/**
+ * A family's schema for one payload, the schema of its identity fields alone
+ * (the same object shape and refinements, without the fields that accept
+ * anything), and its event type. Ingest validates with `identity`: it
+ * refuses exactly what `schema` refuses, with the same issues, and skips
+ * walking every other field. `schema` documents the payload and is what
+ * the tests hold `identity` to.
+ */
+export interface Variant {
+  schema: z.ZodType;
+  identity: z.ZodType;
+  event: string;
+}
+
 /** A JSON object of any shape: the generic family and envelopes' inner bodies. */
 export const jsonObject = z.record(z.string(), z.unknown());
 

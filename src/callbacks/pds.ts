@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { identity, int, jsonObject, str, usually } from "./lenient";
+import { identity, int, jsonObject, str, usually, type Variant } from "./lenient";
 
 const counters = usually(z.looseObject({ auto: int, manual: int }));
 
@@ -42,13 +42,16 @@ const commonFields = {
   hangupReason: int,
 };
 
-export const pdsAgentStatusBody = z.looseObject({
+// What can refuse each body: its identity. The documented bodies extend these with fields that accept any value.
+const callIdentity = z.looseObject({ callid: identity });
+const taskIdentity = z.looseObject({ taskId: identity });
+
+const pdsAgentStatusBody = callIdentity.extend({
   ...commonFields,
-  callid: identity,
   State: usually(z.enum(["CALLING", "RINGING", "ANSWERED", "HANGUP", "TALKRESULT"])),
 });
-export const pdsContactStatusBody = z.looseObject({ ...commonFields, callid: identity, state: str });
-export const pdsTaskStatusBody = z.looseObject({ taskId: identity, state: str, taskName: str });
+const pdsContactStatusBody = callIdentity.extend({ ...commonFields, state: str });
+const pdsTaskStatusBody = taskIdentity.extend({ state: str, taskName: str });
 
 /** `{}` carries nothing to identify or forward, so it is refused like a missing body. */
 const nonEmpty = <T extends z.ZodType>(schema: T) =>
@@ -56,8 +59,9 @@ const nonEmpty = <T extends z.ZodType>(schema: T) =>
     message: "must not be empty",
   });
 
+const bare = <T extends z.ZodType>(type: z.ZodType, body: T) => z.looseObject({ type, body: nonEmpty(body) });
 const envelope = <T extends z.ZodType>(name: string, type: z.ZodType, body: T, description: string) =>
-  z.looseObject({ type, body: nonEmpty(body) }).openapi(name, { description });
+  bare(type, body).openapi(name, { description });
 
 const lenientNote = " Every other field is optional and any value is accepted there.";
 
@@ -86,11 +90,24 @@ export const pdsUnknownSchema = envelope(
   "Any other `type` with a non-empty object `body`, accepted as airudder.pds.unknown.",
 );
 
-const pdsByType: Record<string, { schema: z.ZodType; event: string }> = {
-  AgentStatus: { schema: pdsAgentStatusSchema, event: "airudder.pds.agent_status" },
-  ContactStatus: { schema: pdsContactStatusSchema, event: "airudder.pds.contact_status" },
-  TaskStatus: { schema: pdsTaskStatusSchema, event: "airudder.pds.task_status" },
+const pdsByType: Record<string, Variant> = {
+  AgentStatus: {
+    schema: pdsAgentStatusSchema,
+    identity: bare(z.literal("AgentStatus"), callIdentity),
+    event: "airudder.pds.agent_status",
+  },
+  ContactStatus: {
+    schema: pdsContactStatusSchema,
+    identity: bare(z.literal("ContactStatus"), callIdentity),
+    event: "airudder.pds.contact_status",
+  },
+  TaskStatus: {
+    schema: pdsTaskStatusSchema,
+    identity: bare(z.literal("TaskStatus"), taskIdentity),
+    event: "airudder.pds.task_status",
+  },
 };
+const unknownType: Variant = { schema: pdsUnknownSchema, identity: pdsUnknownSchema, event: "airudder.pds.unknown" };
 
 /**
  * Predictive dialer: `{type, body}`. A known `type` is checked against its own
@@ -99,10 +116,10 @@ const pdsByType: Record<string, { schema: z.ZodType; event: string }> = {
  * `airudder.pds.unknown`, so that AiRudder stops retrying and the customer
  * decides.
  */
-export function pdsVariant(payload: Record<string, unknown>): { schema: z.ZodType; event: string } {
+export function pdsVariant(payload: Record<string, unknown>): Variant {
   const type = payload.type;
   if (typeof type === "string" && Object.hasOwn(pdsByType, type)) return pdsByType[type]!;
-  return { schema: pdsUnknownSchema, event: "airudder.pds.unknown" };
+  return unknownType;
 }
 
 export const pdsSchema = z

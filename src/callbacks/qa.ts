@@ -37,20 +37,26 @@ const SIGN_MESSAGE = 'must be the hex MD5 of TaskID + "airudder"';
  * value, so it is accepted): a fixed-suffix check that catches mangled
  * callbacks, never a substitute for the ingest token.
  */
-export const qaReportSchema = z
-  .looseObject({
-    TaskID: identity,
-    Sign: z
-      .string({ error: (issue) => (issue.input === undefined ? "required" : SIGN_MESSAGE) })
-      .regex(/^[0-9a-fA-F]{32}$/, SIGN_MESSAGE),
-    QADetail: usually(z.array(qaDetail)),
-  })
-  .superRefine(async (report, ctx) => {
-    const expected = await md5Hex(String(report.TaskID) + "airudder");
-    if (report.Sign.toLowerCase() !== expected) {
-      ctx.addIssue({ code: "custom", path: ["Sign"], message: 'does not match MD5(TaskID + "airudder")' });
-    }
-  })
+const identityFields = z.looseObject({
+  TaskID: identity,
+  Sign: z
+    .string({ error: (issue) => (issue.input === undefined ? "required" : SIGN_MESSAGE) })
+    .regex(/^[0-9a-fA-F]{32}$/, SIGN_MESSAGE),
+});
+
+async function signMatches(report: { TaskID: string | number; Sign: string }, ctx: z.core.$RefinementCtx): Promise<void> {
+  const expected = await md5Hex(String(report.TaskID) + "airudder");
+  if (report.Sign.toLowerCase() !== expected) {
+    ctx.addIssue({ code: "custom", path: ["Sign"], message: 'does not match MD5(TaskID + "airudder")' });
+  }
+}
+
+/** What can refuse a QA report: `TaskID` and its `Sign`; ingest validates with this alone. */
+export const qaIdentity = identityFields.superRefine(signMatches);
+
+export const qaReportSchema = identityFields
+  .extend({ QADetail: usually(z.array(qaDetail)) })
+  .superRefine(signMatches)
   .openapi("QaReport", {
     description:
       'Identity: `TaskID`; `Sign` = hex MD5 of `TaskID + "airudder"`. Every other field is optional and any value is accepted there.',

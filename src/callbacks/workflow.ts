@@ -1,10 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { identity, str, usually } from "./lenient";
 
+/** What can refuse a workflow callback: `workflow_id`; ingest validates with this alone. */
+export const workflowIdentity = z.looseObject({ workflow_id: identity });
+
 /** Workflow status change. Identity: `workflow_id`. */
-export const workflowSchema = z
-  .looseObject({
-    workflow_id: identity,
+export const workflowSchema = workflowIdentity
+  .extend({
     workflow_name: str,
     status: str,
     actions: usually(

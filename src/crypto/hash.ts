@@ -1,3 +1,5 @@
+import { encodeBase64Url } from "hono/utils/encode";
+
 const encoder = new TextEncoder();
 
 export async function sha256(data: string | Uint8Array): Promise<Uint8Array> {
@@ -15,40 +17,13 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   return toHex(await sha256(data));
 }
 
-export function toBase64(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
-export function fromBase64(text: string): Uint8Array {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function randomBytes(n: number): Uint8Array {
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(n));
 }
 
-/** A random, URL-safe credential with a recognisable prefix (`rit_…`, `dst_…`). */
+/** A random, URL-safe credential with a recognisable prefix (`rit_…`, `dst_…`), without base64 padding. */
 export function randomToken(prefix: string, bytes = 32): string {
-  return prefix + toBase64Url(randomBytes(bytes));
-}
-
-/**
- * Compares two secrets in constant time. Both sides are hashed first so that
- * neither the content nor the length of the expected value leaks through
- * timing.
- */
-export async function secretsEqual(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([sha256(given), sha256(expected)]);
-  return crypto.subtle.timingSafeEqual(a, b);
+  return prefix + encodeBase64Url(randomBytes(bytes).buffer).replace(/=+$/, "");
 }
 
 /** Compares two hex digests of equal length in constant time. */

@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import { RelayError } from "../http/errors";
-import { fromBase64, randomBytes, toBase64 } from "./hash";
+import { decodeBase64, encodeBase64 } from "hono/utils/encode";
+import { randomBytes } from "./hash";
 
 /**
  * AES-256-GCM for destination secrets and headers at rest. Stored form:
@@ -15,7 +16,7 @@ const imported = new Map<string, Promise<CryptoKey>>();
 function importKey(encoded: string, name: string): Promise<CryptoKey> {
   let key = imported.get(encoded);
   if (!key) {
-    const raw = fromBase64(encoded);
+    const raw = decodeBase64(encoded);
     if (raw.byteLength !== 32) {
       throw new RelayError("unavailable", `${name} must be 32 bytes, base64-encoded`);
     }
@@ -40,16 +41,16 @@ export async function seal(plaintext: string, encodedKey: string | undefined): P
   const key = await currentKey(encodedKey);
   const iv = randomBytes(12);
   const data = new TextEncoder().encode(plaintext);
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, data));
-  return `v1.${toBase64(iv)}.${toBase64(sealed)}`;
+  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, data);
+  return `v1.${encodeBase64(iv.buffer)}.${encodeBase64(sealed)}`;
 }
 
 /** Opens a sealed value with the current key or, failing that, a previous one; `stale` says a previous one did. */
 async function openWithAnyKey(stored: string, keys: SealKeys): Promise<{ plaintext: string; stale: boolean }> {
   const [version, iv, sealed] = stored.split(".");
   if (version !== "v1" || !iv || !sealed) throw new Error("unrecognised sealed value");
-  const params = { name: "AES-GCM", iv: fromBase64(iv) };
-  const data = fromBase64(sealed);
+  const params = { name: "AES-GCM", iv: decodeBase64(iv) };
+  const data = decodeBase64(sealed);
   const candidates = [() => currentKey(keys.ENCRYPTION_KEY), ...previousKeys(keys).map((k) => () => importKey(k, "ENCRYPTION_KEY_PREVIOUS"))];
   for (const [i, candidate] of candidates.entries()) {
     const key = await candidate();

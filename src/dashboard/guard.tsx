@@ -1,7 +1,7 @@
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
-import { secretsEqual } from "../crypto/hash";
+import { timingSafeEqual } from "hono/utils/buffer";
 import { RelayError } from "../http/errors";
 import { field, type FormFields } from "./forms";
 import { ErrorPage } from "./pages/misc";
@@ -23,7 +23,7 @@ export const checkForm: MiddlewareHandler<DashboardEnv> = async function checkFo
   await originCheck(c, async () => {
     if (c.req.method === "POST") {
       const sent = field(await formOf(c), "_csrf");
-      if (!sent || !(await secretsEqual(sent, c.get("scope").csrf))) {
+      if (!sent || !(await timingSafeEqual(sent, c.get("scope").csrf))) {
         throw new RelayError("forbidden", "this form is out of date or was not drawn by this site; reload the page and try again");
       }
     }

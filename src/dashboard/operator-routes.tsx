@@ -1,11 +1,11 @@
 import { Hono, type Context } from "hono";
+import { timingSafeEqual } from "hono/utils/buffer";
 import type { AppEnv } from "../http/app-env";
 import { z } from "zod";
 import { addDestination, destinationView } from "../admin/destinations";
 import { decodeCursor, encodeCursor } from "../admin/pagination";
 import { replayQuarantined } from "../admin/quarantine";
 import { createTenantWithToken, rotateIngestToken } from "../admin/tenants";
-import { secretsEqual } from "../crypto/hash";
 import { listDestinations, pausedDestinations } from "../db/destinations";
 import { getQuarantine, listQuarantine } from "../db/quarantine";
 import { getTenant, listTenants } from "../db/tenants";
@@ -43,7 +43,7 @@ operatorPages.post("/admin/sign-in", originCheck, async (c) => {
   if (!expected) return c.html(closed(), 503);
   refuseBlockedClient(appContext(c));
   const token = field(await formOf(c), "token");
-  if (!token || !(await secretsEqual(token, expected))) {
+  if (!token || !(await timingSafeEqual(token, expected))) {
     await countAuthFailure(appContext(c));
     return c.html(<SignIn failed />, 401);
   }

@@ -1,16 +1,17 @@
-import { fromBase64, randomBytes, toBase64 } from "../crypto/hash";
+import { decodeBase64, encodeBase64 } from "hono/utils/encode";
+import { randomBytes } from "../crypto/hash";
 
 const SECRET_PREFIX = "whsec_";
 
 /** A new Standard Webhooks signing secret: `whsec_` + base64 of 24 random bytes (as Svix issues them). */
 export function newSigningSecret(): string {
-  return SECRET_PREFIX + toBase64(randomBytes(24));
+  return SECRET_PREFIX + encodeBase64(randomBytes(24).buffer);
 }
 
 export function isSigningSecret(secret: string): boolean {
   if (!secret.startsWith(SECRET_PREFIX)) return false;
   try {
-    return fromBase64(secret.slice(SECRET_PREFIX.length)).byteLength >= 16;
+    return decodeBase64(secret.slice(SECRET_PREFIX.length)).byteLength >= 16;
   } catch {
     return false;
   }
@@ -23,7 +24,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   if (!key) {
     key = crypto.subtle.importKey(
       "raw",
-      fromBase64(secret.slice(SECRET_PREFIX.length)),
+      decodeBase64(secret.slice(SECRET_PREFIX.length)),
       { name: "HMAC", hash: "SHA-256" },
       false,
       ["sign"],
@@ -48,7 +49,7 @@ export async function signatureHeader(
 ): Promise<string> {
   const content = new TextEncoder().encode(`${msgId}.${timestamp}.${body}`);
   const signatures = await Promise.all(
-    secrets.map(async (s) => "v1," + toBase64(new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(s), content)))),
+    secrets.map(async (s) => "v1," + encodeBase64(await crypto.subtle.sign("HMAC", await hmacKey(s), content))),
   );
   return signatures.join(" ");
 }

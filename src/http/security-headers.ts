@@ -2,25 +2,37 @@ import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import type { AppEnv } from "./app-env";
 
+type Policy = NonNullable<Parameters<typeof secureHeaders>[0]>;
+
 /*
- * No sniffing, no framing, no referrer, and nothing cached anywhere: every
- * answer is either an ingest receipt or admin data. No CORS headers are ever
- * sent, so browsers on other origins cannot read any answer. The rest of
- * secure-headers' defaults (same-origin resource and opener policies and the
- * like) are kept: nothing here is meant to be embedded or opened elsewhere.
+ * JSON answers (ingest receipts, the admin API, errors) carry what means
+ * something to a client of an API (OWASP's REST security cheat sheet): no
+ * sniffing, no framing, a content security policy that allows nothing, and
+ * resources for this origin only. The headers that only shape how a browser
+ * treats a page it renders are left to the pages: every header is work on
+ * every callback, twice over (set here, then sent). No CORS headers are ever
+ * sent, so browsers on other origins cannot read any answer.
  */
-const policy: Parameters<typeof secureHeaders>[0] = {
+const apiPolicy: Policy = {
   xFrameOptions: "DENY",
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  referrerPolicy: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false,
 };
 
 /*
- * The dashboard and portal pages are HTML: they may load their stylesheet
- * from this origin and post forms to it, and nothing else (no script, no
- * inline style, no other origin, no <base>).
+ * The dashboard and portal pages are HTML: all of secure-headers' defaults
+ * (no referrer, same-origin opener, …), and a policy that lets them load
+ * their stylesheet from this origin and post forms to it, and nothing else
+ * (no script, no inline style, no other origin, no <base>).
  */
-const pagePolicy: Parameters<typeof secureHeaders>[0] = {
-  ...policy,
+const pagePolicy: Policy = {
+  xFrameOptions: "DENY",
   contentSecurityPolicy: {
     defaultSrc: ["'none'"],
     styleSrc: ["'self'"],
@@ -34,14 +46,16 @@ const isPage = (path: string) => /^\/(admin|portal)(\/|$)/.test(path) || path ==
 
 // HSTS means something only on an answer that came over https; on plain http (npm start) a browser ignores it, and it would be a lie.
 const hsts = "max-age=31536000; includeSubDomains";
-const overHttps = secureHeaders({ ...policy, strictTransportSecurity: hsts });
-const overHttp = secureHeaders({ ...policy, strictTransportSecurity: false });
+const apiOverHttps = secureHeaders({ ...apiPolicy, strictTransportSecurity: hsts });
+const apiOverHttp = secureHeaders({ ...apiPolicy, strictTransportSecurity: false });
 const pageOverHttps = secureHeaders({ ...pagePolicy, strictTransportSecurity: hsts });
 const pageOverHttp = secureHeaders({ ...pagePolicy, strictTransportSecurity: false });
 
+/** Nothing is cached anywhere: every answer is an ingest receipt, admin data or a page behind a session. */
 export const securityHeaders: MiddlewareHandler<AppEnv> = async function securityHeaders(c, next) {
-  const https = new URL(c.req.url).protocol === "https:";
-  const headers = isPage(c.req.path) ? (https ? pageOverHttps : pageOverHttp) : https ? overHttps : overHttp;
+  const https = c.req.url.startsWith("https:");
+  const headers = isPage(c.req.path) ? (https ? pageOverHttps : pageOverHttp) : https ? apiOverHttps : apiOverHttp;
   await headers(c, next);
-  c.header("cache-control", "no-store");
+  // On the answer itself, as secure-headers does: c.header() after the handler would copy the whole Response.
+  c.res.headers.set("cache-control", "no-store");
 };

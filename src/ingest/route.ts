@@ -1,33 +1,40 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { urlKinds, type UrlKind } from "../callbacks/families";
 import { upsertQuarantine } from "../db/quarantine";
-import { config } from "../env";
 import type { AppEnv } from "../http/app-env";
 import { RelayError } from "../http/errors";
+import { ingestBodyLimit } from "./body-limit";
 import { eventIdFor, quarantineIdFor } from "./event-id";
 import { handOff } from "./hand-off";
-import { checkContentType, parseJsonObject, readLimitedBody } from "./read-body";
-import { authenticateTenant } from "./tenant-auth";
+import { checkContentType, parseCallbackBody } from "./parse-body";
+import { tenantAuth } from "./tenant-auth";
 import { validateCallback } from "./validate";
 
+const PATH = "/v1/callbacks/:tenant/:kind";
+
 const isUrlKind = (k: string): k is UrlKind => (urlKinds as readonly string[]).includes(k);
+
+/** A kind this route knows and a JSON content type (or none), before a byte of the body is read. */
+export const checkCallbackRequest: MiddlewareHandler<AppEnv, typeof PATH> = async function checkCallbackRequest(c, next) {
+  if (!isUrlKind(c.req.param("kind"))) {
+    throw new RelayError("unknown_kind", `kind must be one of ${urlKinds.join(", ")}`);
+  }
+  checkContentType(c.req.header("content-type"));
+  await next();
+};
 
 /**
  * `POST /v1/callbacks/{tenant}/{kind}`: the only route AiRudder calls. The
  * order is deliberate: authenticate (cached, no body read), check the kind
- * and content type, read the body within its limit, validate, then one queue
- * send. A 200 means the callback is durably handed over.
+ * and content type, limit the body (hono/body-limit), then read it once,
+ * parse it once, validate its identity fields, and one queue send. A 200
+ * means the callback is durably handed over.
  */
-export const ingestRoutes = new Hono<AppEnv>().post("/v1/callbacks/:tenant/:kind", async (c) => {
-  const { tenant, kind } = c.req.param();
-  await authenticateTenant(c, tenant);
-  if (!isUrlKind(kind)) {
-    throw new RelayError("unknown_kind", `kind must be one of ${urlKinds.join(", ")}`);
-  }
-  checkContentType(c.req.header("content-type"));
-  const cfg = config(c.env);
-  const bytes = await readLimitedBody(c, cfg.MAX_BODY_BYTES);
-  const { text, payload } = parseJsonObject(bytes);
+export const ingestRoutes = new Hono<AppEnv>().post(PATH, tenantAuth, checkCallbackRequest, ingestBodyLimit, async (c) => {
+  const tenant = c.req.param("tenant");
+  const kind = c.req.param("kind") as UrlKind;
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  const { text, payload } = parseCallbackBody(bytes);
   const receivedAt = Date.now();
 
   const validation = await validateCallback(kind, payload);

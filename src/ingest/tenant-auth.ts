@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { digestsEqual, sha256Hex } from "../crypto/hash";
 import { getTenantTokens, isTenantId, type TenantTokens } from "../db/tenants";
 import { RelayError } from "../http/errors";
@@ -30,6 +30,13 @@ interface Cached {
   checkedAt: number;
   /** The last read a refused token caused; the refusals that follow within RECHECK_MS share its answer. */
   recheck?: { at: number; result: Promise<Cached> };
+  /**
+   * Tokens already found to hash to one of `tokens`' hashes, by that hash.
+   * The same token on the next callback is compared with it in constant time
+   * instead of being hashed again: AiRudder sends every callback of a tenant
+   * with the same token, so the warm path hashes nothing.
+   */
+  verified: Map<string, Uint8Array>;
 }
 
 // Tenants that exist and ids that do not are kept apart, so that junk ids
@@ -38,9 +45,24 @@ interface Cached {
 const known = new LruCache<string, Cached>(CACHED_TENANTS);
 const unknown = new LruCache<string, Cached>(CACHED_TENANTS);
 
-function remember(tenantId: string, entry: Cached): Cached {
-  (entry.tokens ? known : unknown).set(tenantId, entry);
-  (entry.tokens ? unknown : known).delete(tenantId);
+/** The hashes a token may match now: the current one, and the previous one until it expires. */
+function liveHashes(tokens: TenantTokens | null, now: number): string[] {
+  if (!tokens) return [];
+  const live = [tokens.token_hash];
+  if (tokens.previous_token_hash !== null && (tokens.previous_token_expires_at ?? 0) > now) live.push(tokens.previous_token_hash);
+  return live;
+}
+
+function remember(tenantId: string, tokens: TenantTokens | null, now: number, cached: Cached | undefined): Cached {
+  // What was verified against a hash the tenant still has stays verified; a rotated-away hash takes its token with it.
+  const verified = new Map<string, Uint8Array>();
+  for (const hash of liveHashes(tokens, now)) {
+    const token = cached?.verified.get(hash);
+    if (token) verified.set(hash, token);
+  }
+  const entry: Cached = { tokens, checkedAt: now, recheck: cached?.recheck, verified };
+  (tokens ? known : unknown).set(tenantId, entry);
+  (tokens ? unknown : known).delete(tenantId);
   return entry;
 }
 
@@ -53,36 +75,55 @@ async function check(db: D1Database, tenantId: string, now: number, cached: Cach
     // The Queue, not D1, is where a callback becomes durable: a tenant this
     // isolate knows keeps being served from its last known hashes, and D1 is
     // asked again at the next refusal or when they age out once more.
-    if (cached?.tokens) return remember(tenantId, { tokens: cached.tokens, checkedAt: now, recheck: cached.recheck });
+    if (cached?.tokens) return remember(tenantId, cached.tokens, now, cached);
     // Otherwise a D1 outage must read as "try again" to AiRudder, never as a bad token.
     throw new RelayError("unavailable", "the relay could not check the token right now; retry later");
   }
-  return remember(tenantId, { tokens, checkedAt: now, recheck: cached?.recheck });
+  return remember(tenantId, tokens, now, cached);
 }
 
-function accepts(tokens: TenantTokens | null, given: string, now: number): boolean {
-  if (!tokens) return false;
-  if (digestsEqual(given, tokens.token_hash)) return true;
-  return (
-    tokens.previous_token_hash !== null &&
-    (tokens.previous_token_expires_at ?? 0) > now &&
-    digestsEqual(given, tokens.previous_token_hash)
-  );
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+
+/** One presented token: its bytes, and its hash once something needed it (at most once a request). */
+class Presented {
+  private hash?: Promise<string>;
+  constructor(readonly bytes: Uint8Array) {}
+  hashed(): Promise<string> {
+    return (this.hash ??= sha256Hex(this.bytes));
+  }
 }
 
-async function tokenAccepted(db: D1Database, tenantId: string, given: string, now: number): Promise<boolean> {
+function verifiedBefore(entry: Cached, given: Presented, live: string[]): boolean {
+  return live.some((hash) => {
+    const token = entry.verified.get(hash);
+    return token !== undefined && sameBytes(token, given.bytes);
+  });
+}
+
+async function accepts(entry: Cached, given: Presented, now: number): Promise<boolean> {
+  const live = liveHashes(entry.tokens, now);
+  if (verifiedBefore(entry, given, live)) return true;
+  if (live.length === 0) return false;
+  const hash = await given.hashed();
+  const match = live.find((h) => digestsEqual(hash, h));
+  if (match === undefined) return false;
+  entry.verified.set(match, given.bytes);
+  return true;
+}
+
+async function tokenAccepted(db: D1Database, tenantId: string, given: Presented, now: number): Promise<boolean> {
   const cached = known.get(tenantId) ?? unknown.get(tenantId);
   if (!cached || now - cached.checkedAt >= TOKEN_CACHE_MS) {
-    return accepts((await check(db, tenantId, now, cached)).tokens, given, now);
+    return accepts(await check(db, tenantId, now, cached), given, now);
   }
-  if (accepts(cached.tokens, given, now)) return true;
+  if (await accepts(cached, given, now)) return true;
   if (!cached.recheck || now - cached.recheck.at >= RECHECK_MS) {
     cached.recheck = { at: now, result: check(db, tenantId, now, cached) };
   }
-  return accepts((await cached.recheck.result).tokens, given, now);
+  return accepts(await cached.recheck.result, given, now);
 }
 
-/** Forgets a tenant's cached hashes in this isolate (after a rotation made here). */
+/** Forgets a tenant's cached hashes (and the tokens verified against them) in this isolate, after a rotation made here. */
 export function forgetTenant(tenantId: string): void {
   known.delete(tenantId);
   unknown.delete(tenantId);
@@ -97,6 +138,8 @@ function presentedToken(c: Context<AppEnv>): string | null {
   return c.req.query("token") ?? null;
 }
 
+const encoder = new TextEncoder();
+
 /**
  * Unknown tenant, missing token and wrong token all answer the same 401, so
  * the answer tells a prober nothing about which tenants exist. An id no
@@ -104,13 +147,19 @@ function presentedToken(c: Context<AppEnv>): string | null {
  * takes no cache slot. Failures are not rate limited per address: AiRudder
  * sends every tenant's callbacks from the same few addresses, so callbacks
  * still carrying a rotated token must never block the valid ones (and a
- * 256-bit token cannot be guessed anyway). An authenticated tenant has its
- * own budget.
+ * 256-bit token cannot be guessed anyway).
  */
 export async function authenticateTenant(c: Context<AppEnv>, tenantId: string): Promise<void> {
   const token = presentedToken(c);
-  if (!token || !isTenantId(tenantId) || !(await tokenAccepted(c.env.DB, tenantId, await sha256Hex(token), Date.now()))) {
+  if (!token || !isTenantId(tenantId) || !(await tokenAccepted(c.env.DB, tenantId, new Presented(encoder.encode(token)), Date.now()))) {
     throw new RelayError("unauthorized", "missing or invalid ingest token");
   }
-  await limitTenant(c, tenantId);
 }
+
+/** The ingest route's first step: the tenant's token, then the tenant's own budget (src/http/rate-limit.ts), before anything is read. */
+export const tenantAuth: MiddlewareHandler<AppEnv, "/v1/callbacks/:tenant/:kind"> = async function tenantAuth(c, next) {
+  const tenant = c.req.param("tenant");
+  await authenticateTenant(c, tenant);
+  await limitTenant(c, tenant);
+  await next();
+};

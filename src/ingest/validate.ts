@@ -13,11 +13,15 @@ function toIssues(error: z.ZodError): Issue[] {
   }));
 }
 
-/** Checks a parsed callback against its family's schema; used by ingest and quarantine replay. */
+/**
+ * Checks a parsed callback against its family's identity fields, which are
+ * all that can refuse one (src/callbacks/lenient.ts); used by ingest and
+ * quarantine replay.
+ */
 export async function validateCallback(kind: UrlKind, payload: Record<string, unknown>): Promise<Validation> {
   const family = familyFor(kind, payload);
-  const { schema, event } = family.variant(payload);
-  const result = await schema.safeParseAsync(payload);
+  const { identity, event } = family.variant(payload);
+  const result = await identity.safeParseAsync(payload);
   return result.success
     ? { ok: true, family, eventType: event }
     : { ok: false, family, issues: toIssues(result.error) };

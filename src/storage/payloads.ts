@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { config, type Env } from "../env";
 
 /*
@@ -33,8 +34,10 @@ function parseRef(ref: string): Ref {
   return { key: ref.slice(0, hash), offset: offset!, length: length! };
 }
 
-const gzip = (text: string) =>
-  new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).bytes();
+// zlib's one call per body, not a CompressionStream: in workerd a stream per
+// 10 KB callback took about 160 µs against 40 µs for the call, and a batch
+// has up to 100 bodies. The output is the same gzip member.
+const gzip = (text: string) => gzipSync(text);
 
 const gunzip = (bytes: ReadableStream | Uint8Array) =>
   new Response((bytes instanceof Uint8Array ? new Blob([bytes]).stream() : bytes).pipeThrough(new DecompressionStream("gzip"))).text();
