@@ -35,6 +35,15 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
+/*
+ * Signing stays on WebCrypto rather than the `standardwebhooks` library: its
+ * `sign` hashes with fast-sha256, SHA-256 written in JavaScript and run
+ * synchronously on the request's thread, where WebCrypto's HMAC is native
+ * and keeps its imported key per secret (above). The library stays the judge:
+ * every signature the tests check is verified with it (test/delivery,
+ * test/core, test/key-rotation, test/alerts) and so is the receiver's.
+ */
+
 /**
  * `webhook-signature` per Standard Webhooks: `v1,<base64 HMAC-SHA256>` of
  * `<id>.<timestamp>.<body>` for each secret, space-separated, so that a
