@@ -38,8 +38,8 @@ function parseRef(ref: string): Ref {
 // 10 KB callback took about 160 µs against 40 µs for the call, and a batch
 // has up to 100 bodies. The output is the same gzip member. Level 1: on a
 // 10 KB callback it takes a third of the default level's CPU (33 against 92
-// µs, Node 22 on the test fixture) for 26 % more bytes, and the consumer's CPU,
-// not R2 storage, is what a callback costs most.
+// µs, Node 22 on the test fixture) for 26 % more bytes: the consumer's CPU
+// limits throughput, while R2 bytes are a small part of the bill (docs/COST.md).
 const gzip = (text: string) => gzipSync(text, { level: 1 });
 
 const gunzip = (bytes: ReadableStream | Uint8Array) =>
