@@ -17,7 +17,7 @@ const configPath = "bench/steps/wrangler.toml";
 const PATH = "/v1/callbacks/bench/inbound-transfer";
 
 /** The steps in the route's order; the rows of the table. */
-export const STEPS = ["auth", "rate limit", "checks", "body read", "JSON parse", "validation", "event id hash", "queue send", "answer"];
+export const STEPS = ["request start", "auth", "rate limit", "checks", "body read", "JSON parse", "validation", "event id hash", "queue send", "answer"];
 
 /** Runs the measurement; answers the tallies ({ step: { n, sum, sumSq } } in ms) and the load's figures. */
 export async function measureSteps({ stateRoot, seconds, warmup, since }) {
