@@ -21,7 +21,7 @@ function limiter(allowed: number) {
 const send = (e: typeof env, req: Request) => worker.fetch(req, e, createExecutionContext());
 
 describe("rate limits", () => {
-  it("answers 429 with Retry-After once a tenant is over its ingest budget, consulting the binding for one callback in ten", async () => {
+  it("answers 429 with Retry-After once a tenant is over its ingest budget, consulting the binding for one callback in INGEST_LIMIT_SAMPLE", async () => {
     const a = await createTenant();
     const b = await createTenant();
     const ingest = limiter(1);
