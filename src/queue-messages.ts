@@ -14,6 +14,21 @@ export const callbackMessageSchema = z.object({
   type: z.string(),
   received_at: z.number(),
   body: z.string().optional(),
+  /**
+   * The searchable columns ingest read from the body it had parsed, so that
+   * the consumer parses the body again only for a payload filter. Messages
+   * without them (sent before, or by the sweep from the inbox) are parsed.
+   */
+  columns: z
+    .object({
+      callid: z.string().nullable(),
+      task_id: z.string().nullable(),
+      state: z.string().nullable(),
+      agent: z.string().nullable(),
+      phone_masked: z.string().nullable(),
+      call_time: z.string().nullable(),
+    })
+    .optional(),
 });
 export type CallbackMessage = z.infer<typeof callbackMessageSchema>;
 

@@ -1,6 +1,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { families } from "../src/callbacks/families";
 import type { Env } from "../src/env";
 import { eventIdFor, quarantineIdFor } from "../src/ingest/event-id";
 import worker from "../src/index";
@@ -330,6 +331,30 @@ describe("200 accepted", () => {
     expect(row).toMatchObject({ tenant_id: tenant.id, kind: "inbound-transfer", type: "airudder.inbound.transfer", payload: body });
     const count = await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(viaKind).first<{ n: number }>();
     expect(count?.n).toBe(1);
+  });
+
+  it("sends the searchable columns it read with the message, and the consumer stores those without parsing the body again", async () => {
+    const tenant = await createTenant();
+    const callid = uniqueId("cols");
+    const body = transferBody({ callid, caller_number: "0812345678", call_start_time: "2026-12-01 07:00:00" });
+    const { sent, queue: watched } = watchedCallbacksQueue();
+    const parse = vi.spyOn(JSON, "parse");
+    const res = await fetchWith({ CALLBACKS_QUEUE: watched }, ingestUrl(tenant.id, "inbound-transfer", tenant.token), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const eventId = await expectAccepted(res);
+    const columns = families["inbound-transfer"].columns(JSON.parse(body) as Record<string, unknown>);
+    expect(columns).toMatchObject({ callid, phone_masked: "***5678" });
+    expect(sent[0]!.columns).toEqual(columns);
+    const stored = await waitUntil(async () =>
+      (await everyDatabase.prepare("SELECT callid, task_id, state, agent, phone_masked, call_time FROM events WHERE id = ?1").bind(eventId).first()) ?? undefined,
+    );
+    expect(stored).toEqual(columns);
+    // Once by ingest, once for the columns above: the consumer of a tenant without payload filters parses nothing.
+    expect(parse.mock.calls.filter(([text]) => text === body)).toHaveLength(2);
+    parse.mockRestore();
   });
 
   it("measures a body as its queue message encodes it: 90 KB whose escapes double when encoded go through the inbox, not a 128 KB-overflowing message", async () => {

@@ -67,6 +67,7 @@ export async function replayQuarantined(env: Env, id: string) {
     received_at: row.received_at,
     body: row.body,
     size: new TextEncoder().encode(row.body).byteLength,
+    columns: validation.family.columns(payload),
   });
   await markQuarantineReplayed(env.DB, row.id, eventId);
   return { ok: true as const, event_id: eventId };

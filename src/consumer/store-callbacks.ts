@@ -65,13 +65,14 @@ export async function storeCallbacks(
   for (const d of destinationRows) byTenant.set(d.tenant_id, [...(byTenant.get(d.tenant_id) ?? []), d]);
   const destinations = new Map(destinationRows.map((d) => [d.id, d]));
 
-  const parsed = messages.flatMap((message) => {
+  const withBodies = messages.flatMap((message) => {
     const m = message.body;
     const body = m.body ?? inboxById.get(m.event_id);
     // No body anywhere: an inbox reference whose event an earlier invocation already stored.
     if (body === undefined) return [];
-    const payload = JSON.parse(body) as Record<string, unknown>;
-    return [{ message, body, payload, columns: columnsOf(m.kind, payload) }];
+    let payload: Record<string, unknown> | undefined;
+    const payloadOf = () => (payload ??= JSON.parse(body) as Record<string, unknown>);
+    return [{ message, body, payloadOf, columns: m.columns ?? columnsOf(m.kind, payloadOf()) }];
   });
 
   // A callback sent again (AiRudder retries) is already stored, in some
@@ -81,7 +82,7 @@ export async function storeCallbacks(
   try {
     // Body-less messages too: the event is stored, and its fan-out may be left to take on.
     const eventIds = messages.map((m) => m.body.event_id);
-    const callids = [...new Set(parsed.map((p) => p.columns.callid).filter((c): c is string => c !== null))];
+    const callids = [...new Set(withBodies.map((p) => p.columns.callid).filter((c): c is string => c !== null))];
     placed = await fromD1(
       onEveryShard(env, async (shard) => {
         const [known, calls] = await shard.db.batch<{ id: string; tenant_id: string; callid: string }>([
@@ -97,9 +98,9 @@ export async function storeCallbacks(
   const shardOfEvent = new Map(placed.flatMap((p) => p.known.map((id) => [id, p.shard] as const)));
   const shardOfCall = new Map(placed.flatMap((p) => p.calls.map((call) => [call, p.shard] as const)));
 
-  const stored: Stored[] = parsed.map(({ message, body, payload, columns }) => {
+  const stored: Stored[] = withBodies.map(({ message, body, payloadOf, columns }) => {
     const m = message.body;
-    const doc = filterDocument({ id: m.event_id, type: m.type, tenant_id: m.tenant_id, received_at: m.received_at }, payload);
+    const doc = () => filterDocument({ id: m.event_id, type: m.type, tenant_id: m.tenant_id, received_at: m.received_at }, payloadOf());
     const wantedBy = (byTenant.get(m.tenant_id) ?? []).filter((d) => destinationWants(d, m.type, doc));
     const shard =
       shardOfEvent.get(m.event_id) ??

@@ -14,9 +14,10 @@ export interface FilterDocument {
  * Whether a destination gets this event: its `event_types` (unset means
  * every type) and its payload filter (unset means everything) must both hold.
  */
-export function destinationWants(dest: DestinationRow, eventType: string, doc: FilterDocument): boolean {
+/** `doc` is asked for only when the destination has a payload filter: building it may mean parsing the body. */
+export function destinationWants(dest: DestinationRow, eventType: string, doc: () => FilterDocument): boolean {
   if (dest.event_types !== null && !(JSON.parse(dest.event_types) as string[]).includes(eventType)) return false;
-  return dest.filter === null || matchesFilter(JSON.parse(dest.filter) as PayloadFilter, doc);
+  return dest.filter === null || matchesFilter(JSON.parse(dest.filter) as PayloadFilter, doc());
 }
 
 export function filterDocument(e: { id: string; type: string; tenant_id: string; received_at: number }, data: unknown): FilterDocument {

@@ -1,3 +1,4 @@
+import type { EventColumns } from "../callbacks/columns";
 import { insertInbox } from "../db/inbox";
 import type { Env } from "../env";
 import { RelayError } from "../http/errors";
@@ -28,6 +29,7 @@ export interface AcceptedCallback {
   body: string;
   /** Byte length of `body` as UTF-8, known from the request. */
   size: number;
+  columns: EventColumns;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function handOff(env: Env, cb: AcceptedCallback): Promise<void> {
     kind: cb.kind,
     type: cb.type,
     received_at: cb.received_at,
+    columns: cb.columns,
   };
   const withBody = { ...reference, body: cb.body };
   const inline = fitsInline(withBody, cb.size);

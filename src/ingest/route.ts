@@ -54,6 +54,7 @@ export const ingestRoutes = new Hono<AppEnv>().post(PATH, tenantAuth, checkCallb
     received_at: receivedAt,
     body: text,
     size: bytes.byteLength,
+    columns: validation.family.columns(payload),
   });
   return c.json({ ok: true as const, event_id: eventId });
 });
