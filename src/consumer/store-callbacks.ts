@@ -117,6 +117,7 @@ export async function storeCallbacks(
   const refOf = new Map(fresh.map((s, i) => [s.message.body.event_id, refs[i]!]));
   const statements = new Map<Shard, D1PreparedStatement[]>(shardsOf(env).map((shard) => [shard, []]));
   const candidates = new Map<Shard, string[]>(shardsOf(env).map((shard) => [shard, []]));
+  const withFanout = new Map<Shard, Set<string>>(shardsOf(env).map((shard) => [shard, new Set()]));
   const queued: { id: string; at: number }[] = [];
   const leaseUntil = now + leaseMs(env);
   for (const s of stored) {
@@ -128,6 +129,7 @@ export async function storeCallbacks(
     if (ref !== undefined) {
       const event = { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns };
       statements.get(s.shard)!.push(insertEvent(db, event, nonce, inline.map((d) => d.id), leaseUntil));
+      if (inline.length) withFanout.get(s.shard)!.add(m.event_id);
     }
     for (const dest of s.wantedBy) {
       const id = deliveryIdFor(m.event_id, dest.id);
@@ -147,28 +149,37 @@ export async function storeCallbacks(
         shardsOf(env).map(async (shard) => {
           const list = statements.get(shard)!;
           const known = [...shardOfEvent].filter(([, home]) => home === shard).map(([id]) => id);
-          const mine = [...new Set([...stored.filter((s) => s.shard === shard).map((s) => s.message.body.event_id), ...known])];
-          if (list.length === 0 && mine.length === 0) return { claimed: [], abandoned: [], heldElsewhere: [] };
           const ids = candidates.get(shard)!;
-          const results = await shard.db.batch([
-            ...list,
-            abandonUnrecordedFanouts(shard.db, known, now),
-            takeOverFanouts(shard.db, known, nonce, now, leaseMs(env)),
+          const fanouts = [...withFanout.get(shard)!, ...known];
+          // Only the reads with something to find: a batch of new events for
+          // a tenant without destinations needs its inserts alone.
+          const reads: Partial<Record<"abandoned" | "rows" | "inline" | "elsewhere", number>> = {};
+          const batch = [...list];
+          const read = (name: keyof typeof reads, statement: D1PreparedStatement) => {
+            reads[name] = batch.push(statement) - 1;
+          };
+          if (known.length) {
+            read("abandoned", abandonUnrecordedFanouts(shard.db, known, now));
+            batch.push(takeOverFanouts(shard.db, known, nonce, now, leaseMs(env)));
+          }
+          if (ids.length) {
             // Deliveries an earlier invocation stored and then died before attempting, once their lease is over.
-            claimDueDeliveries(shard.db, ids, nonce, now, leaseMs(env), states),
-            claimedBy(shard.db, nonce, ids),
-            inlineClaimedBy(shard.db, nonce, mine),
-            fanoutsHeldElsewhere(shard.db, known, nonce),
-          ]);
+            batch.push(claimDueDeliveries(shard.db, ids, nonce, now, leaseMs(env), states));
+            read("rows", claimedBy(shard.db, nonce, ids));
+          }
+          if (fanouts.length) read("inline", inlineClaimedBy(shard.db, nonce, fanouts));
+          if (known.length) read("elsewhere", fanoutsHeldElsewhere(shard.db, known, nonce));
+          if (batch.length === 0) return { claimed: [], abandoned: [], heldElsewhere: [] };
+          const results = await shard.db.batch(batch);
           if (list.length) ctx.waitUntil(checkSize(env, shard.name, results[0]?.meta.size_after, now).catch(() => undefined));
-          const [abandoned, , , rows, inline, elsewhere] = results.slice(list.length);
+          const resultOf = <T>(name: keyof typeof reads) => (reads[name] === undefined ? [] : (results[reads[name]]!.results as T[]));
           return {
             claimed: [
-              ...(rows!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard })),
-              ...(inline!.results as ClaimedDeliveryRow[]).map((c) => ({ ...c, shard, inline: true })),
+              ...resultOf<ClaimedDeliveryRow>("rows").map((c) => ({ ...c, shard })),
+              ...resultOf<ClaimedDeliveryRow>("inline").map((c) => ({ ...c, shard, inline: true })),
             ],
-            abandoned: (abandoned!.results as Unrecorded[]).map((a) => ({ ...a, shard })),
-            heldElsewhere: elsewhere!.results as { id: string; fanout_until: number }[],
+            abandoned: resultOf<Unrecorded>("abandoned").map((a) => ({ ...a, shard })),
+            heldElsewhere: resultOf<{ id: string; fanout_until: number }>("elsewhere"),
           };
         }),
       ),

@@ -15,8 +15,11 @@ export const INLINE_MESSAGE_MAX_BYTES = 120_000;
 const JSON_ESCAPE_GROWTH = 6;
 
 function fitsInline(message: CallbackMessage, bodyBytes: number): boolean {
-  // The common case needs no measuring: even all escapes would fit.
-  if (bodyBytes * JSON_ESCAPE_GROWTH + 1024 <= INLINE_MESSAGE_MAX_BYTES) return true;
+  // The common case needs no measuring: even all escapes would fit. The
+  // columns are a few short strings, already escaped once stringified, and
+  // at most three UTF-8 bytes a character.
+  const columnsBytes = message.columns ? 3 * JSON.stringify(message.columns).length : 0;
+  if (bodyBytes * JSON_ESCAPE_GROWTH + columnsBytes + 1024 <= INLINE_MESSAGE_MAX_BYTES) return true;
   return new TextEncoder().encode(JSON.stringify(message)).byteLength <= INLINE_MESSAGE_MAX_BYTES;
 }
 
