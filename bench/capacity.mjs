@@ -82,8 +82,8 @@ const EXPIRY_PER_TENANT_SHARD_SWEEP = 10 * 1000;
 /** R2 calls of one sweep: the storage state get (Class B) and the payload object listings of deletePayloadsBefore (about 2 Class A). */
 const SWEEP_R2_CLASS_A = 2;
 const SWEEP_R2_CLASS_B = 1;
-/** wrangler.toml INGEST_LIMITER (1,000 per 10 s) × src/http/rate-limit.ts INGEST_LIMIT_SAMPLE (1 request in 10 consults it): per tenant per location. */
-const INGEST_LIMIT_PER_SECOND = (1000 * 10) / 10;
+/** wrangler.toml INGEST_LIMITER (100 per 10 s) × src/http/rate-limit.ts INGEST_LIMIT_SAMPLE (1 request in 100 consults it): per tenant per location. */
+const INGEST_LIMIT_PER_SECOND = (100 * 100) / 10;
 /** src/storage/outage.ts NEARLY_FULL_SHARE: relay.storage.nearly_full at 80 % of a database's 10 GB, when a shard is added. */
 const STORAGE_FULL = 0.8;
 
