@@ -6,6 +6,9 @@
 //   minimal  Hono + zod + one QUEUE.send, and a consumer storing each batch
 //            with one D1 batch(): what a hand-written relay would do
 //   relay    this project, unchanged
+//   relay-ingest  the relay's app with a callbacks consumer that only acks
+//            (bench/ingest-only): ingest's share of the gap, apart from the
+//            consumer's storage, which locally shares workerd's thread
 //
 // Phase 1 (ingest) loads each in turn, round after round in rotating order,
 // with a tenant that has no destinations. Phase 2 (end to end) starts fresh
@@ -76,6 +79,7 @@ const kinds = {
     vars: { ADMIN_TOKEN: adminToken, ENCRYPTION_KEY: randomBytes(32).toString("base64") },
   },
 };
+kinds["relay-ingest"] = { ...kinds.relay, script: "bench/ingest-only/index.ts" };
 
 /** A fresh state directory per start: no run sees another run's D1 or queues. */
 async function start(name, extraVars = {}) {
@@ -85,6 +89,7 @@ async function start(name, extraVars = {}) {
   return startWorker({
     name,
     configPath: kind.configPath,
+    script: kind.script,
     persistDir,
     healthPath: kind.healthPath,
     vars: { ...kind.vars, ...extraVars },
@@ -103,7 +108,7 @@ async function admin(relay, method, path, body) {
   return json;
 }
 
-/** How many callbacks a Worker has stored so far; null for the bare Worker, which stores nothing. */
+/** How many callbacks a Worker has stored so far; null for the Workers that store nothing (bare, relay-ingest). */
 async function storedCount(worker) {
   if (worker.name === "minimal") return (await (await fetch(`${worker.base}/count`)).json()).count;
   if (worker.name === "relay") {
@@ -267,17 +272,20 @@ async function main() {
 
   // ---- phase 1: ingest ----
   log("phase 1: starting bare, minimal and relay");
-  const phase1 = await Promise.all(["bare", "minimal", "relay"].map((n) => start(n)));
+  const phase1 = await Promise.all(["bare", "minimal", "relay", "relay-ingest"].map((n) => start(n)));
   const byName = Object.fromEntries(phase1.map((w) => [w.name, w]));
   const { ingest_token } = await admin(byName.relay, "POST", "/v1/admin/tenants", { id: TENANT });
-  // Every Worker gets the same request bytes, token included; only the relay checks it.
+  // Every Worker gets the same request bytes, token included; only the relays check it.
   const headers = { authorization: `Bearer ${ingest_token}` };
+  // Its own D1, so its own tenant: a token of the same length.
+  const ingestOnly = await admin(byName["relay-ingest"], "POST", "/v1/admin/tenants", { id: TENANT });
+  const headersOf = (w) => (w.name === "relay-ingest" ? { authorization: `Bearer ${ingestOnly.ingest_token}` } : headers);
 
   if (cfg.warmup > 0) {
-    for (const w of phase1) await ingestSegment(w, headers, "ingest", "warmup", cfg.warmup);
+    for (const w of phase1) await ingestSegment(w, headersOf(w), "ingest", "warmup", cfg.warmup);
   }
   for (let r = 0; r < cfg.rounds; r++) {
-    for (const w of rotate(phase1, r)) await ingestSegment(w, headers, "ingest", `${r + 1}/${cfg.rounds}`, cfg.seconds);
+    for (const w of rotate(phase1, r)) await ingestSegment(w, headersOf(w), "ingest", `${r + 1}/${cfg.rounds}`, cfg.seconds);
   }
   const relayLogs1 = byName.relay.lines.slice();
   await Promise.all(phase1.map(stopWorker));
@@ -325,7 +333,7 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
   say();
 
   const ingest = {};
-  for (const name of ["bare", "minimal", "relay"]) {
+  for (const name of ["bare", "minimal", "relay", "relay-ingest"]) {
     const s = only("ingest", name);
     ingest[name] = {
       rps: median(s.map((x) => x.rps)),
@@ -336,6 +344,7 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
       rounds: s.map((x) => fmt(x.rps)).join(" / "),
       cpu: median(s.map((x) => x.cpuPerCallback)),
       drained: s.every((x) => x.drained),
+      stores: name === "minimal" || name === "relay",
     };
   }
   say("Ingest, tenant without destinations (medians over rounds; non-2xx and errors summed)");
@@ -343,7 +352,7 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
     table([
       ["worker", "req/s", "p50 ms", "p99 ms", "non-2xx", "errors", "req/s by round", "local CPU ms/callback", "backlog drained"],
       ...Object.entries(ingest).map(([name, m]) => [
-        name, fmt(m.rps), fmt(m.p50), fmt(m.p99), m.non2xx, m.errors, m.rounds, fmt(m.cpu, 2), name === "bare" ? "-" : m.drained ? "yes" : "NO",
+        name, fmt(m.rps), fmt(m.p50), fmt(m.p99), m.non2xx, m.errors, m.rounds, fmt(m.cpu, 2), m.stores ? (m.drained ? "yes" : "NO") : "-",
       ]),
     ]),
   );
@@ -401,6 +410,11 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
     ]),
   );
   say(`bundle: ${bundle.line}`);
+  const ingestShare = ratio(ingest["relay-ingest"].rps, ingest.minimal.rps);
+  say(
+    `relay-ingest (the relay with a consumer that only acks) / minimal req/s: ${fmt(ingestShare, 2)}; ` +
+      "the difference from relay/minimal is the callbacks consumer's storage on the same local thread",
+  );
   say();
   say(stepsReport(steps));
 

@@ -64,7 +64,7 @@ export async function applyMigrations(configPath, persistDir) {
  * the relay. Its output is passed on prefixed with its name, and every line
  * is kept with its time so that the report can say what went wrong and when.
  */
-export async function startWorker({ name, configPath, persistDir, vars = {}, healthPath, since }) {
+export async function startWorker({ name, configPath, script, persistDir, vars = {}, healthPath, since }) {
   const port = await freePort();
   const inspectorPort = await freePort();
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
@@ -73,6 +73,8 @@ export async function startWorker({ name, configPath, persistDir, vars = {}, hea
     [
       wrangler,
       "dev",
+      // Another entry point under the same config (bench/ingest-only).
+      ...(script ? [script] : []),
       "-c",
       configPath,
       "--ip",

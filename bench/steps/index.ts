@@ -73,6 +73,7 @@ async function steps(c: Context<AppEnv, "/v1/callbacks/:tenant/:kind">): Promise
       received_at: Date.now(),
       body: text,
       size: bytes.byteLength,
+      columns: validation.family.columns(payload),
     }),
   );
   return timed("answer", () => c.json({ ok: true as const, event_id: eventId }));
