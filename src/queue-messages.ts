@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { eventColumnsSchema } from "./callbacks/columns";
 import { ERASE_TABLES } from "./db/privacy";
 
 /**
@@ -19,16 +20,7 @@ export const callbackMessageSchema = z.object({
    * the consumer parses the body again only for a payload filter. Messages
    * without them (sent before, or by the sweep from the inbox) are parsed.
    */
-  columns: z
-    .object({
-      callid: z.string().nullable(),
-      task_id: z.string().nullable(),
-      state: z.string().nullable(),
-      agent: z.string().nullable(),
-      phone_masked: z.string().nullable(),
-      call_time: z.string().nullable(),
-    })
-    .optional(),
+  columns: eventColumnsSchema.optional(),
 });
 export type CallbackMessage = z.infer<typeof callbackMessageSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { eventColumnsSchema } from "../callbacks/columns";
 import { eventTypes } from "../callbacks/families";
 import type { AttemptRow } from "../db/attempts";
 import type { DeliveryRow } from "../db/deliveries";
@@ -76,12 +77,7 @@ export const eventSummarySchema = z
     type: z.string(),
     received_at: z.string(),
     payload_state: z.enum(["kept", "purged", "erased"]),
-    callid: z.string().nullable(),
-    task_id: z.string().nullable(),
-    state: z.string().nullable(),
-    agent: z.string().nullable(),
-    phone_masked: z.string().nullable(),
-    call_time: z.string().nullable(),
+    ...eventColumnsSchema.shape,
     seq: z.number().int().nullable(),
   })
   .openapi("EventSummary");

@@ -1,14 +1,16 @@
+import { z } from "zod";
 import { text } from "./lenient";
 
-/** The searchable columns an event gets from its payload. */
-export interface EventColumns {
-  callid: string | null;
-  task_id: string | null;
-  state: string | null;
-  agent: string | null;
-  phone_masked: string | null;
-  call_time: string | null;
-}
+/** The searchable columns an event gets from its payload: in its row, its queue message and the admin API. */
+export const eventColumnsSchema = z.object({
+  callid: z.string().nullable(),
+  task_id: z.string().nullable(),
+  state: z.string().nullable(),
+  agent: z.string().nullable(),
+  phone_masked: z.string().nullable(),
+  call_time: z.string().nullable(),
+});
+export type EventColumns = z.infer<typeof eventColumnsSchema>;
 
 export const noColumns: EventColumns = {
   callid: null,
