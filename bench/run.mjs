@@ -271,7 +271,7 @@ async function main() {
   log(`bundle: ${bundle.line}`);
 
   // ---- phase 1: ingest ----
-  log("phase 1: starting bare, minimal and relay");
+  log("phase 1: starting bare, minimal, relay and relay-ingest");
   const phase1 = await Promise.all(["bare", "minimal", "relay", "relay-ingest"].map((n) => start(n)));
   const byName = Object.fromEntries(phase1.map((w) => [w.name, w]));
   const { ingest_token } = await admin(byName.relay, "POST", "/v1/admin/tenants", { id: TENANT });

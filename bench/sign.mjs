@@ -4,34 +4,13 @@
 // library's own sign(), on a 10 KB envelope. Both must give the same header.
 //
 // Settings (environment): BENCH_SIGN_RUNS (5) runs of BENCH_SIGN_N (2000) signatures each; medians printed.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { killAllNow, startWorker, stopWorker } from "./lib/processes.mjs";
+import { runsInWorker } from "./lib/processes.mjs";
 import { fmt, median, table } from "./lib/stats.mjs";
 
 const runs = Number(process.env.BENCH_SIGN_RUNS || 5);
 const n = Number(process.env.BENCH_SIGN_N || 2000);
-const stateDir = mkdtempSync(join(tmpdir(), "airudder-sign-"));
-process.on("exit", () => {
-  killAllNow();
-  rmSync(stateDir, { recursive: true, force: true });
-});
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => process.exit(130));
-
 try {
-  const worker = await startWorker({ name: "sign", configPath: "bench/sign/wrangler.toml", persistDir: stateDir, healthPath: "/?n=100", since: Date.now() });
-  const results = [];
-  try {
-    for (let i = 0; i < runs; i++) {
-      const res = await fetch(`${worker.base}/?n=${n}`);
-      const json = await res.json();
-      if (!res.ok) throw new Error(json.error);
-      results.push(json);
-    }
-  } finally {
-    await stopWorker(worker);
-  }
+  const results = await runsInWorker({ name: "sign", configPath: "bench/sign/wrangler.toml", path: `/?n=${n}`, runs });
   const us = (name) => median(results.map((r) => r.usPerSignature[name]));
   const [webcrypto, library] = [us("webcrypto"), us("standardwebhooks")];
   console.log(`Signing a ${results[0].bodyBytes}-byte envelope in workerd, µs per signature (median of ${runs} runs of ${n})`);

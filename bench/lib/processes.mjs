@@ -2,8 +2,9 @@
 // wrangler and the workerd it starts are stopped together, whatever happens.
 import { d1Bindings } from "../../scripts/d1-bindings.mjs";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -176,4 +177,32 @@ export function groupCpuMs(worker) {
     ticks += Number(fields[11]) + Number(fields[12]);
   }
   return (ticks * 1000) / ticksPerSecond;
+}
+
+/**
+ * The small benches that time code inside workerd (bench:sign, bench:gzip):
+ * their Worker in a state directory of its own, `path` fetched once as its
+ * health check (a warm-up, not counted) and then `runs` times,
+ * each run's JSON answered. The Worker and the directory go whatever happens.
+ */
+export async function runsInWorker({ name, configPath, path, runs }) {
+  const stateDir = mkdtempSync(join(tmpdir(), `airudder-${name}-`));
+  process.on("exit", () => {
+    killAllNow();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => process.exit(130));
+  const worker = await startWorker({ name, configPath, persistDir: stateDir, healthPath: path, since: Date.now() });
+  try {
+    const results = [];
+    for (let i = 0; i < runs; i++) {
+      const res = await fetch(worker.base + path);
+      const json = await res.json();
+      if (!res.ok) throw new Error(json.error);
+      results.push(json);
+    }
+    return results;
+  } finally {
+    await stopWorker(worker);
+  }
 }
