@@ -40,8 +40,8 @@ function hmacKey(secret: string): Promise<CryptoKey> {
  * `sign` hashes with fast-sha256, SHA-256 written in JavaScript and run
  * synchronously on the request's thread, where WebCrypto's HMAC is native
  * and keeps its imported key per secret (above). `npm run bench:sign`
- * measures the library at about 3.4 times the CPU in workerd on a 10 KB
- * envelope (63 against 18.5 µs). The library stays the judge: every
+ * measures the library at about 3.2 times the CPU in workerd on a 10 KB
+ * envelope (62 against 19.5 µs). The library stays the judge: every
  * signature the tests check is verified with it (test/delivery, test/core,
  * test/key-rotation, test/alerts) and so is the receiver's.
  */

@@ -35,9 +35,9 @@ function parseRef(ref: string): Ref {
 }
 
 // zlib's one call per body, not a CompressionStream: in workerd a stream per
-// 10 KB callback takes 251 µs where the call at the same level takes 102, and
+// 10 KB callback takes 184 µs where the call at the same level takes 77, and
 // a batch has up to 100 bodies. The output is the same gzip member. Level 1
-// takes 37 µs (`npm run bench:gzip`) for 26 % more bytes: the consumer's CPU
+// takes 25 µs (`npm run bench:gzip`) for 26 % more bytes: the consumer's CPU
 // limits throughput, while R2 bytes are a small part of the bill (docs/COST.md).
 const gzip = (text: string) => gzipSync(text, { level: 1 });
 
