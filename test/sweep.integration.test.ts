@@ -146,7 +146,16 @@ describe("the sweep", () => {
     expect(await inboxRow()).toBeNull();
     const stored = await admin("GET", `/v1/admin/events/${eventId}`);
     expect(stored.status).toBe(200);
-    expect(stored.body).toMatchObject({ id: eventId, tenant: tenant.id, type: "airudder.inbound.transfer", payload_state: "kept" });
+    // The sweep's message carries no columns: the consumer read them from the body itself.
+    const sent = JSON.parse(body) as { callid: string; caller_number: string };
+    expect(stored.body).toMatchObject({
+      id: eventId,
+      tenant: tenant.id,
+      type: "airudder.inbound.transfer",
+      payload_state: "kept",
+      callid: sent.callid,
+      phone_masked: "***" + sent.caller_number.replace(/\D/g, "").slice(-4),
+    });
   });
 
   it("with RETENTION_DAYS=1, purges older payloads with their attempts, and older quarantine, keeping newer ones", async () => {

@@ -13,8 +13,9 @@ export interface FilterDocument {
 /**
  * Whether a destination gets this event: its `event_types` (unset means
  * every type) and its payload filter (unset means everything) must both hold.
+ * `doc` is asked for only when there is a filter: building it may mean
+ * parsing the body.
  */
-/** `doc` is asked for only when the destination has a payload filter: building it may mean parsing the body. */
 export function destinationWants(dest: DestinationRow, eventType: string, doc: () => FilterDocument): boolean {
   if (dest.event_types !== null && !(JSON.parse(dest.event_types) as string[]).includes(eventType)) return false;
   return dest.filter === null || matchesFilter(JSON.parse(dest.filter) as PayloadFilter, doc());
