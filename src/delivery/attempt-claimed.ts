@@ -46,8 +46,20 @@ export const CALLS_IN_PARALLEL = 8;
 /** How far ahead a turn reserves send slots of a rate-limited destination; the rest wait for a later turn. */
 export const SLOT_HORIZON_MS = 30_000;
 
-/** Slots are spaced this much wider than the limit strictly needs, so that timer jitter never puts one more in a window. */
-const SLOT_SPACING_GUARD = 1.02;
+/** How late a send may still use its slot; a later one is kept for the next slot (see slotIntervalMs). */
+const SLOT_LATE_MS = 20;
+
+/** The network jitter between two requests to one destination that the slot spacing absorbs. */
+const NETWORK_SLACK_MS = 40;
+
+/**
+ * Slack every window of `rate_limit` slots keeps beyond its period: 2 % of
+ * the period for timer drift, one late send, and the network between here and
+ * the destination's own clock (a request leaving on time can arrive late, and
+ * the next one on time). Sent on time, the destination counts no more than
+ * `rate_limit` per period even by arrival.
+ */
+const slotIntervalMs = (periodMs: number, limit: number) => Math.ceil((periodMs * 1.02 + SLOT_LATE_MS + NETWORK_SLACK_MS) / limit);
 
 /** No answer, a timeout, a 5xx, 408 or 429: the destination, not this payload, is the problem. */
 function saysDown(o: Outcome): boolean {
@@ -98,12 +110,12 @@ class SendSlots {
     readonly nextFreeAt: number,
   ) {}
 
-  /** The time of the next slot not yet past, or null when this turn has none left. */
+  /** The time of the next slot that can still be used, or null when this turn has none left. */
   take(now: number): number | null {
     while (this.next < this.granted) {
       const at = this.firstAt + this.next * this.intervalMs;
       this.next++;
-      if (at >= now - 20) return Math.max(at, now);
+      if (at >= now - SLOT_LATE_MS) return at;
     }
     return null;
   }
@@ -111,7 +123,7 @@ class SendSlots {
 
 async function reserveSlots(env: Env, dest: DestinationRow | undefined, wanted: number): Promise<SendSlots | null> {
   if (!dest?.rate_limit || !dest.rate_limit_period) return null;
-  const intervalMs = Math.ceil((rateLimitPeriods[dest.rate_limit_period] / dest.rate_limit) * SLOT_SPACING_GUARD);
+  const intervalMs = slotIntervalMs(rateLimitPeriods[dest.rate_limit_period], dest.rate_limit);
   const now = Date.now();
   const row = await reserveSendSlots(env.DB, dest.id, wanted, intervalMs, SLOT_HORIZON_MS, now);
   return row ? new SendSlots(row.first_at, row.granted, intervalMs, row.next_free_at) : new SendSlots(now, 0, intervalMs, now);
@@ -172,22 +184,43 @@ class Turn {
     return this.unattempted.has(id);
   }
 
+  /** What an attempt and its recording need of the lease, from when it is sent. */
+  private leaseNeededMs(): number {
+    return config(this.env).DELIVERY_TIMEOUT_MS + RECORDING_MS;
+  }
+
+  /**
+   * Waits, with the request built, for the next send slot. The slot is judged
+   * at the moment of sending, not when the request began: building it can
+   * take long on a loaded isolate. False when the turn has no slot left (it
+   * ends) or the delivery was lost with its lease.
+   */
+  private async waitForSlot(slots: SendSlots, id: string): Promise<boolean> {
+    for (;;) {
+      const slot = slots.take(Date.now());
+      if (slot === null) {
+        this.endedUntil = slots.nextFreeAt;
+        return false;
+      }
+      if (!(await this.holdLeaseUntil(slot + this.leaseNeededMs(), id))) return false;
+      if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
+      if (Date.now() <= slot + SLOT_LATE_MS) return true;
+    }
+  }
+
   /** One call's claimed deliveries, in the order received; stops at the first that does not go through. */
   async runCall(chain: readonly ClaimedDelivery[]): Promise<void> {
     for (const [i, d] of chain.entries()) {
       if (this.endedUntil !== null) return;
-      let sendAt = Date.now();
-      if (this.slots) {
-        const slot = this.slots.take(sendAt);
-        if (slot === null) {
-          this.endedUntil = this.slots.nextFreeAt;
-          return;
-        }
-        sendAt = slot;
+      const slots = this.slots;
+      let outcome: Outcome | null;
+      if (slots) {
+        outcome = await attemptToOutcome(this.env, d, this.destinations, () => this.waitForSlot(slots, d.id));
+        if (outcome === null) return;
+      } else {
+        if (!(await this.holdLeaseUntil(Date.now() + this.leaseNeededMs(), d.id))) return;
+        outcome = await attemptToOutcome(this.env, d, this.destinations);
       }
-      if (!(await this.holdLeaseUntil(sendAt + config(this.env).DELIVERY_TIMEOUT_MS + RECORDING_MS, d.id))) return;
-      if (sendAt > Date.now()) await new Promise((r) => setTimeout(r, sendAt - Date.now()));
-      const outcome = await attemptToOutcome(this.env, d, this.destinations);
       this.unattempted.delete(d.id);
       try {
         await recordOutcomes(this.env, this.ctx, this.owner, [outcome], this.destinations);

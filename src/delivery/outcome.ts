@@ -54,11 +54,18 @@ const refused = (error: string): AttemptResult => ({
   retryAfter: null,
 });
 
+/**
+ * Waits, with the request built, for the moment it may be sent; false when it
+ * must not go (its rate-limit slot was missed and the turn has none left).
+ */
+export type SendGate = () => Promise<boolean>;
+
 async function attemptOne(
   env: Env,
   delivery: ClaimedDelivery,
   dest: DestinationRow | undefined,
-): Promise<{ result: AttemptResult; permanent: boolean }> {
+  gate: SendGate | undefined,
+): Promise<{ result: AttemptResult; permanent: boolean } | null> {
   const cfg = config(env);
   if (!dest) return { result: refused("destination was removed"), permanent: true };
   if (delivery.payload === null) return { result: refused("event payload was purged or erased"), permanent: true };
@@ -85,16 +92,30 @@ async function attemptOne(
     // a failed attempt like any other, so it is retried, dies and alerts.
     return { result: refused(`could not prepare the request: ${err instanceof Error ? err.message : String(err)}`), permanent: false };
   }
+  if (gate && !(await gate())) return null;
   return { result: await postOnce(dest.url, request.headers, request.body, cfg.DELIVERY_TIMEOUT_MS), permanent: false };
 }
 
-/** Makes one attempt (unless the delivery can no longer be made) and judges the answer. */
+/**
+ * Makes one attempt (unless the delivery can no longer be made) and judges
+ * the answer. With a gate, null when the gate kept the request back.
+ */
+export async function attemptToOutcome(env: Env, delivery: ClaimedDelivery, destinations: ReadonlyMap<string, DestinationRow>): Promise<Outcome>;
 export async function attemptToOutcome(
   env: Env,
   delivery: ClaimedDelivery,
   destinations: ReadonlyMap<string, DestinationRow>,
-): Promise<Outcome> {
-  const { result, permanent } = await attemptOne(env, delivery, destinations.get(delivery.destination_id));
+  gate: SendGate,
+): Promise<Outcome | null>;
+export async function attemptToOutcome(
+  env: Env,
+  delivery: ClaimedDelivery,
+  destinations: ReadonlyMap<string, DestinationRow>,
+  gate?: SendGate,
+): Promise<Outcome | null> {
+  const attempted = await attemptOne(env, delivery, destinations.get(delivery.destination_id), gate);
+  if (attempted === null) return null;
+  const { result, permanent } = attempted;
   const now = Date.now();
   const verdict = permanent
     ? { status: "dead" as const, nextAttemptAt: null, scheduleStep: delivery.schedule_step, gone: false }
