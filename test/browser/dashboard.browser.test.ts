@@ -306,6 +306,8 @@ describe("operator dashboard", () => {
     const page = await newPage();
     await page.setViewportSize({ width: 375, height: 700 });
     await page.goto("/admin");
+    // The sign-in page focuses the token field itself; typing before it has would type into nothing.
+    await visible(page.getByLabel("Admin token").and(page.locator(":focus")));
     await page.keyboard.type(ADMIN_TOKEN);
     await page.keyboard.press("Enter");
     await visible(page.getByRole("heading", { name: "Overview" }));
