@@ -78,6 +78,33 @@ describe("the callbacks queue consumer", () => {
     expect(crm.requests).toHaveLength(1);
   });
 
+  it("numbers a call's events in one batch 1, 2, 3… in the order received, a retried event keeping its number and leaving no gap", async () => {
+    const { tenant, crm } = await tenantWithCrm();
+    const callid = uniqueId("call");
+    const other = uniqueId("call");
+    const at = Date.now();
+    const event = (id: string, step: string, ms: number) =>
+      callbackMessage(tenant.id, JSON.stringify({ callid: id, transfer_status: "2", step }), { receivedAt: at + ms });
+    const first = await event(callid, "first", 0);
+    expect((await runBatch([queued("first", first)])).explicitAcks).toEqual(["first"]);
+
+    const [third, second, elsewhere] = await Promise.all([event(callid, "third", 20), event(callid, "second", 10), event(other, "other", 15)]);
+    const result = await runBatch([queued("third", third), queued("again", first, 2), queued("second", second), queued("other", elsewhere)]);
+    expect(result.explicitAcks.sort()).toEqual(["again", "other", "second", "third"]);
+
+    const seqOf = async (id: string) => (await everyDatabase.prepare("SELECT seq FROM events WHERE id = ?1").bind(id).first<{ seq: number }>())!.seq;
+    expect(await Promise.all([first, second, third, elsewhere].map((m) => seqOf(m.event_id)))).toEqual([1, 2, 3, 1]);
+    await waitUntil(async () => crm.requests.length >= 4);
+    expect(crm.requests.map((r) => [r.headers["webhook-id"], JSON.parse(r.body).seq]).sort()).toEqual(
+      [
+        [first.event_id, 1],
+        [second.event_id, 2],
+        [third.event_id, 3],
+        [elsewhere.event_id, 1],
+      ].sort(),
+    );
+  });
+
   it("stores a large body from the inbox once, empties the inbox, and acks a late duplicate", async () => {
     const { tenant, crm } = await tenantWithCrm();
     const body = transferBody();
