@@ -3,7 +3,7 @@ import { families, type FamilyKind } from "../callbacks/families";
 import { claimDueDeliveries, claimedBy, destinationStates, insertDeliveryForNewEvent, type ClaimedDelivery, type ClaimedDeliveryRow } from "../db/deliveries";
 import { abandonUnrecordedFanouts, fanoutsHeldElsewhere, inlineClaimedBy, takeOverFanouts } from "../db/first-attempts";
 import { destinationsOfTenants, type DestinationRow } from "../db/destinations";
-import { callsStored, insertEvents, storedEventIds, type NewEvent } from "../db/events";
+import { callsStored, insertEvent, storedEventIds } from "../db/events";
 import { homeShard, onEveryShard, shardsOf, type Shard } from "../db/shards";
 import { deleteInbox, inboxBodies } from "../db/inbox";
 import { reportUnrecorded, type Unrecorded } from "./run-deliveries";
@@ -120,7 +120,6 @@ export async function storeCallbacks(
   const withFanout = new Map<Shard, Set<string>>(shardsOf(env).map((shard) => [shard, new Set()]));
   const queued: { id: string; at: number }[] = [];
   const leaseUntil = now + leaseMs(env);
-  const newEvents = new Map<Shard, Map<string, NewEvent>>(shardsOf(env).map((shard) => [shard, new Map()]));
   for (const s of stored) {
     const m = s.message.body;
     const db = s.shard.db;
@@ -129,7 +128,7 @@ export async function storeCallbacks(
     const ref = refOf.get(m.event_id);
     if (ref !== undefined) {
       const event = { id: m.event_id, tenant_id: m.tenant_id, kind: m.kind, type: m.type, received_at: m.received_at, payload_ref: ref, ...s.columns };
-      newEvents.get(s.shard)!.set(m.event_id, { ...event, fanout: inline.map((d) => d.id) });
+      statements.get(s.shard)!.push(insertEvent(db, event, nonce, inline.map((d) => d.id), leaseUntil));
       if (inline.length) withFanout.get(s.shard)!.add(m.event_id);
     }
     for (const dest of s.wantedBy) {
@@ -148,9 +147,7 @@ export async function storeCallbacks(
     const perShard = await fromD1(
       Promise.all(
         shardsOf(env).map(async (shard) => {
-          const events = newEvents.get(shard)!;
-          // The events first: their deliveries refer to them, and its result tells the database's size.
-          const list = [...(events.size ? [insertEvents(shard.db, [...events.values()], nonce, leaseUntil)] : []), ...statements.get(shard)!];
+          const list = statements.get(shard)!;
           const known = [...shardOfEvent].filter(([, home]) => home === shard).map(([id]) => id);
           const ids = candidates.get(shard)!;
           const fanouts = [...withFanout.get(shard)!, ...known];

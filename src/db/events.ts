@@ -15,42 +15,46 @@ export interface EventRow extends EventColumns {
   seq: number | null;
 }
 
-/** An event to store, with the destinations whose first attempt this invocation makes inline (see src/db/first-attempts.ts). */
-export interface NewEvent extends Omit<EventRow, "payload" | "payload_state" | "seq"> {
-  fanout: readonly string[];
-}
-
-const newEventColumns = ["id", "tenant_id", "kind", "type", "received_at", "payload_ref", "callid", "task_id", "state", "agent", "phone_masked", "call_time"] as const;
-
 /**
- * Stores events once each, with one statement for a whole batch: a statement
- * per event cost the consumer more than the rows themselves. `seq` numbers the
- * events of one call within a tenant in the order given; an event already
- * stored is skipped and takes no number. Both steps are MATERIALIZED so that
- * every number is read before the first row goes in. The fan-out is claimed
- * until `fanoutUntil`.
+ * Stores an event once. `seq` numbers the events of one call within a tenant
+ * in the order they are stored. `fanout`: the destinations whose first
+ * attempt this invocation makes inline, claimed until `fanoutUntil` (see
+ * src/db/first-attempts.ts).
  */
-export const insertEvents = (db: D1Database, events: readonly NewEvent[], batchNonce: string, fanoutUntil: number) =>
+export const insertEvent = (
+  db: D1Database,
+  e: Omit<EventRow, "payload" | "payload_state" | "seq">,
+  batchNonce: string,
+  fanout: readonly string[],
+  fanoutUntil: number,
+) =>
   db
     .prepare(
-      `WITH fresh AS MATERIALIZED (
-         SELECT j.key AS pos, ${newEventColumns.map((c) => `j.value ->> '${c}' AS ${c}`).join(", ")},
-           CASE WHEN json_array_length(j.value, '$.fanout') > 0 THEN j.value ->> 'fanout' END AS fanout
-         FROM json_each(?1) j
-         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = j.value ->> 'id')
-       ),
-       numbered AS MATERIALIZED (
-         SELECT f.*, CASE WHEN f.callid IS NULL THEN NULL
-           ELSE (SELECT COALESCE(MAX(e.seq), 0) FROM events e WHERE e.tenant_id = f.tenant_id AND e.callid = f.callid)
-             + ROW_NUMBER() OVER (PARTITION BY f.tenant_id, f.callid ORDER BY f.pos) END AS seq
-         FROM fresh f
-       )
-       INSERT INTO events (${newEventColumns.join(", ")}, seq, batch_nonce, fanout, fanout_until, fanout_claims)
-       SELECT ${newEventColumns.join(", ")}, seq, ?2, fanout, CASE WHEN fanout IS NULL THEN NULL ELSE ?3 END, fanout IS NOT NULL
-       FROM numbered WHERE true ORDER BY pos
+      `INSERT INTO events (id, tenant_id, kind, type, received_at, payload_ref, callid, task_id, state, agent,
+         phone_masked, call_time, seq, batch_nonce, fanout, fanout_until, fanout_claims)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+         CASE WHEN ?7 IS NULL THEN NULL
+           ELSE (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE tenant_id = ?2 AND callid = ?7) END,
+         ?13, ?14, CASE WHEN ?14 IS NULL THEN NULL ELSE ?15 END, ?14 IS NOT NULL)
        ON CONFLICT (id) DO NOTHING`,
     )
-    .bind(JSON.stringify(events), batchNonce, fanoutUntil);
+    .bind(
+      e.id,
+      e.tenant_id,
+      e.kind,
+      e.type,
+      e.received_at,
+      e.payload_ref,
+      e.callid,
+      e.task_id,
+      e.state,
+      e.agent,
+      e.phone_masked,
+      e.call_time,
+      batchNonce,
+      fanout.length ? JSON.stringify(fanout) : null,
+      fanoutUntil,
+    );
 
 /** Events that are already stored, of these ids: the consumer does not write their bodies to R2 again. */
 export const storedEventIds = (db: D1Database, eventIds: readonly string[]) =>
