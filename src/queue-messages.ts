@@ -60,3 +60,20 @@ export const eraseJobSchema = z.object({
   after: z.object({ received_at: z.number(), id: z.string() }).optional(),
 });
 export type EraseJob = z.infer<typeof eraseJobSchema>;
+
+/**
+ * How many times a dead-lettered callback, job or erasure is handed back to
+ * its queue (src/maintenance/redrive.ts). Each time it gets the queue's full
+ * retries again (about 25 minutes), so it is tried for about two and a half
+ * hours in all: longer than an R2 or D1 outage is likely to last, and bounded,
+ * so that a message no retry can take (a defect, not an outage) does not go
+ * round for ever.
+ */
+export const MAX_REDRIVES = 5;
+
+/** The field a handed-back message carries: how many times it has been handed back. */
+export const REDRIVEN = "redriven";
+
+/** Whether a dead letter's message has been handed back as often as it will be. */
+export const redrivesSpent = (body: unknown): boolean =>
+  typeof body === "object" && body !== null && Number((body as Record<string, unknown>)[REDRIVEN]) >= MAX_REDRIVES;

@@ -5,6 +5,7 @@ import { MAX_UNRECORDED_CLAIMS } from "../src/delivery/lifecycle";
 import { deliveryIdFor } from "../src/delivery/routing";
 import type { Env } from "../src/env";
 import worker from "../src/index";
+import { sweep } from "../src/maintenance/sweep";
 import { findEvent } from "../src/query/events";
 import type { CallbackMessage } from "../src/queue-messages";
 import { admin, attemptsOfDelivery, callbackMessage, cleanedUpAfterEach, createTenant, deliver, deliveryById, deliveryOf, drivenEnv, uniqueId, waitUntil } from "./helpers";
@@ -152,6 +153,26 @@ describe("an inline first attempt whose outcome is not recorded", () => {
     const late = await runCallbacks(env, [{ id: "late", body: message, attempts: 3 }]);
     expect(late.explicitAcks).toEqual(["late"]);
     expect(far.requests).toHaveLength(2);
+  });
+
+  it("is taken on when its callback comes back from the dead letters, sent again and recorded once", async () => {
+    const { far, message, deliveryId, db } = await deliveredInline();
+    await unrecorded(db, message.event_id, Date.now() - 1);
+    // The callback exhausted its retries (D1 refusing the record for half an hour) and was dead-lettered.
+    const letters = createMessageBatch("airudder-relay-dead-letters", [{ id: uniqueId("dl"), timestamp: new Date(), attempts: 11, body: message }]);
+    const ctx = createExecutionContext();
+    await worker.queue(letters, env, ctx);
+    expect((await getQueueResult(letters, ctx)).explicitAcks).toHaveLength(1);
+
+    expect((await sweep(env)).redriven).toBeGreaterThanOrEqual(1);
+    await waitUntil(async () => far.requests.length === 2);
+    expect(far.requests[1]!.headers["webhook-id"]).toBe(far.requests[0]!.headers["webhook-id"]);
+    const recorded = await waitUntil(async () => {
+      const row = await db.prepare("SELECT fanout_claims, first_attempts FROM events WHERE id = ?1").bind(message.event_id).first<{ fanout_claims: number; first_attempts: string | null }>();
+      return row?.first_attempts ? row : undefined;
+    });
+    expect(recorded.fanout_claims).toBe(2);
+    expect(await admin("GET", `/v1/admin/deliveries/${deliveryId}`)).toMatchObject({ status: 200, body: { status: "delivered", attempt_count: 1 } });
   });
 
   it("held by an invocation still within its lease, sends nothing and brings the callback back when the lease ends", async () => {

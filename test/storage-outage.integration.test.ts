@@ -134,13 +134,13 @@ describe("D1 refusing writes", () => {
 
   it("keeps dead letters in R2, and the sweep records them in D1 once it takes writes", async () => {
     const down = outageEnv();
-    const result = await consume("airudder-relay-dead-letters", [{ t: "callback", lost: "while D1 was full" }], down.env);
+    const result = await consume("airudder-relay-dead-letters", [{ t: "delivery", delivery_id: "lost while D1 was full" }], down.env);
     expect(result.explicitAcks).toHaveLength(1);
     expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(1);
 
     await sweep(outageEnv({}, false).env);
     const row = await everyDatabase.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(result.explicitAcks[0]).first<{ queue: string; body: string }>();
-    expect(row).toEqual({ queue: "airudder-relay-dead-letters", body: JSON.stringify({ t: "callback", lost: "while D1 was full" }) });
+    expect(row).toEqual({ queue: "airudder-relay-dead-letters", body: JSON.stringify({ t: "delivery", delivery_id: "lost while D1 was full" }) });
     expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(0);
   });
 

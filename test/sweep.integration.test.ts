@@ -6,7 +6,7 @@ import type { Env } from "../src/env";
 import { deliveryIdFor } from "../src/delivery/routing";
 import worker from "../src/index";
 import { PURGE_BATCH } from "../src/maintenance/sweep";
-import type { DeliveryMessage } from "../src/queue-messages";
+import { MAX_REDRIVES, type DeliveryMessage } from "../src/queue-messages";
 import {
   admin,
   createTenant,
@@ -225,8 +225,9 @@ describe("retention of dead letters", () => {
     const now = Date.now();
     const prefix = uniqueId("dl-retention");
     const oldCount = PURGE_BATCH + 500;
-    // A dead callback message carries its raw body, phone numbers included.
-    const body = JSON.stringify({ t: "callback", event_id: "evt_x", tenant_id: "t", body: '{"caller_number":"+66812345678"}' });
+    // A dead callback message carries its raw body, phone numbers included; one
+    // still a dead letter days later was handed back as often as it will be.
+    const body = JSON.stringify({ t: "callback", event_id: "evt_x", tenant_id: "t", body: '{"caller_number":"+66812345678"}', redriven: MAX_REDRIVES });
     await everyDatabase.prepare(
       `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
        INSERT INTO dead_letters (id, queue, body, received_at)

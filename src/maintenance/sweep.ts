@@ -11,6 +11,7 @@ import { config, type Env } from "../env";
 import type { CallbackMessage } from "../queue-messages";
 import { watchStorage } from "../storage/outage";
 import { deletePayloadsBefore } from "../storage/payloads";
+import { redriveDeadLetters } from "./redrive";
 
 /** An inbox body this old was never picked up by a consumer. */
 export const STALE_INBOX_AFTER_MS = 60_000;
@@ -29,15 +30,16 @@ export const RELEASES_PER_SWEEP = 20;
  * is sent again, so a lost message, a crash between a D1 write and an
  * enqueue, or a consumer exception can only delay a delivery; a release cut
  * short, or a delivery stored held just as its destination was enabled,
- * is released. Then retention.
+ * is released; dead-lettered callbacks and jobs go back to their queue
+ * (src/maintenance/redrive.ts). Then retention.
  */
 export async function sweep(
   env: Env,
   now = Date.now(),
-): Promise<{ requeued: number; inbox: number; releasing: number; storage: Awaited<ReturnType<typeof watchStorage>> }> {
+): Promise<{ requeued: number; inbox: number; releasing: number; redriven: number; storage: Awaited<ReturnType<typeof watchStorage>> }> {
   const storage = await watchStorage(env, now);
   // Nothing below can be done while D1 refuses writes; the next sweep looks again.
-  if (!storage.d1_writable) return { requeued: 0, inbox: 0, releasing: 0, storage };
+  if (!storage.d1_writable) return { requeued: 0, inbox: 0, releasing: 0, redriven: 0, storage };
   const overdue = (await onEveryShard(env, async (shard) => (await requeueOverdue(shard.db, now - OVERDUE_AFTER_MS, now, SWEEP_LIMIT)).results)).flat();
   await scheduleRetries(env, overdue.map((r) => ({ id: r.id, at: now })), now);
 
@@ -58,8 +60,10 @@ export async function sweep(
     );
   }
 
+  const redriven = await redriveDeadLetters(env);
+
   await purge(env, now);
-  return { requeued: overdue.length, inbox: inbox.results.length, releasing: toRelease.length, storage };
+  return { requeued: overdue.length, inbox: inbox.results.length, releasing: toRelease.length, redriven, storage };
 }
 
 async function purge(env: Env, now: number): Promise<void> {
