@@ -8,7 +8,7 @@ import worker from "../src/index";
 import { sweep } from "../src/maintenance/sweep";
 import { findEvent } from "../src/query/events";
 import type { CallbackMessage } from "../src/queue-messages";
-import { admin, attemptsOfDelivery, callbackMessage, cleanedUpAfterEach, createTenant, deliver, deliveryById, deliveryOf, drivenEnv, uniqueId, waitUntil } from "./helpers";
+import { admin, attemptsOfDelivery, callbackMessage, cleanedUpAfterEach, createTenant, deliver, deliveryById, deliveryOf, drivenEnv, refusingBatches, uniqueId, waitUntil } from "./helpers";
 
 /*
  * A first attempt made by the invocation that stores its event, with no
@@ -262,28 +262,5 @@ describe("call order with inline first attempts", () => {
  * outcomes (the one that writes first_attempts), as D1 does when it is
  * unavailable; everything else goes through.
  */
-function refusingRecords(e: typeof env): Env {
-  const refuse = (db: D1Database): D1Database => {
-    const sqlOf = new WeakMap<D1PreparedStatement, string>();
-    const track = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
-      sqlOf.set(stmt, sql);
-      const bind = stmt.bind.bind(stmt);
-      stmt.bind = (...values: unknown[]) => track(bind(...values), sql);
-      return stmt;
-    };
-    return new Proxy(db, {
-      get(target, prop) {
-        if (prop === "prepare") return (sql: string) => track(target.prepare(sql), sql);
-        if (prop === "batch") {
-          return async (statements: D1PreparedStatement[]) => {
-            if (statements.some((s) => sqlOf.get(s)?.includes("SET first_attempts"))) throw new Error("D1_ERROR: Network connection lost.");
-            return target.batch(statements);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-  };
-  return { ...e, EVENTS_0: refuse(e.EVENTS_0), EVENTS_1: refuse(e.EVENTS_1) } as Env;
-}
+const refusingRecords = (e: typeof env): Env =>
+  ({ ...e, EVENTS_0: refusingBatches(e.EVENTS_0, "SET first_attempts"), EVENTS_1: refusingBatches(e.EVENTS_1, "SET first_attempts") }) as Env;

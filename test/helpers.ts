@@ -253,3 +253,31 @@ export async function storeBatch(e: Env, tenantId: string, bodies: readonly stri
   expect(result.explicitAcks).toHaveLength(bodies.length);
   return messages.map((m) => m.body.event_id);
 }
+
+/**
+ * The database refusing every batch that holds a statement whose SQL
+ * contains `sqlFragment`, as D1 does when it is unavailable; everything else
+ * goes through.
+ */
+export function refusingBatches(db: D1Database, sqlFragment: string): D1Database {
+  const sqlOf = new WeakMap<D1PreparedStatement, string>();
+  const track = (stmt: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    sqlOf.set(stmt, sql);
+    const bind = stmt.bind.bind(stmt);
+    stmt.bind = (...values: unknown[]) => track(bind(...values), sql);
+    return stmt;
+  };
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === "prepare") return (sql: string) => track(target.prepare(sql), sql);
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          if (statements.some((s) => sqlOf.get(s)?.includes(sqlFragment))) throw new Error("D1_ERROR: Network connection lost.");
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

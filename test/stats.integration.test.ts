@@ -1,5 +1,9 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { admin, createDestination, createTenant, fakeCrm, freshCallback, postCallback, waitUntil } from "./helpers";
+import type { Env } from "../src/env";
+import worker from "../src/index";
+import { admin, callbackMessage, createDestination, createTenant, fakeCrm, freshCallback, postCallback, refusingBatches, uniqueId, waitUntil } from "./helpers";
 
 const crms: ReturnType<typeof fakeCrm>[] = [];
 afterEach(() => crms.splice(0).forEach((c) => c.restore()));
@@ -41,5 +45,27 @@ describe("GET /v1/admin/stats", () => {
 
     const past = await admin("GET", `/v1/admin/stats?tenant=${tenant.id}&until=${Date.now() - 7_200_000}`);
     expect(past.body.data).toEqual([]);
+  });
+
+  it("counts an attempt whose destination's health the control database refused to record: the count goes with the attempt", async () => {
+    const ok = fakeCrm();
+    crms.push(ok);
+    const tenant = await createTenant();
+    await createDestination(tenant.id, { url: ok.url() });
+    const message = await callbackMessage(tenant.id, freshCallback());
+    const controlRefusing = { ...env, DB: refusingBatches(env.DB, "UPDATE destinations SET consecutive_failures") } as Env;
+
+    const batch = createMessageBatch("airudder-relay-callbacks", [{ id: uniqueId("msg"), timestamp: new Date(), attempts: 1, body: message }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, controlRefusing, ctx);
+    // The control database's refusal fails the batch (it is retried); the attempt was made and recorded in its shard.
+    expect((await getQueueResult(batch, ctx)).retryMessages).toHaveLength(1);
+    expect(ok.requests).toHaveLength(1);
+
+    const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString();
+    const stats = await admin("GET", `/v1/admin/stats?tenant=${tenant.id}`);
+    expect(stats.body.data).toEqual([
+      expect.objectContaining({ hour, received: 1, delivered: 1, failed: 0, by_trigger: expect.objectContaining({ first: { delivered: 1, failed: 0, dead: 0 } }) }),
+    ]);
   });
 });

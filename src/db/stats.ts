@@ -33,7 +33,7 @@ export const hourlyReceived = (db: D1Database, tenant: string | null, since: num
     .bind(tenant, since, until)
     .all<{ hour: number; n: number }>();
 
-/** Attempts per hour, trigger and outcome (the control database). */
+/** Attempts per hour, trigger and outcome, in one database: an event shard, or the control database (counts from before they moved to the shards). */
 export const hourlyAttempts = (db: D1Database, tenant: string | null, since: number, until: number) =>
   db
     .prepare(

@@ -51,8 +51,9 @@ function attemptCounts(outcomes: readonly Outcome[]): AttemptCount[] {
 }
 
 /**
- * Writes a group of outcomes in one D1 batch (each attempt, its delivery's
- * transition, the destinations' health, the hour's counters), then alerts,
+ * Writes a group of outcomes, one D1 batch per shard (each attempt, its
+ * delivery's transition, the hour's counters) and one in the control
+ * database (the destinations' health), then alerts,
  * schedules retries, and sends on the next event of each call that was
  * waiting for a delivery finished here.
  */
@@ -117,19 +118,21 @@ export async function recordOutcomes(
   }
   // An event's first attempts that were delivered: one write of its row, whatever the number of destinations.
   for (const [eventId, e] of deliveredInline) byShard.get(e.shard)!.push(recordDeliveredInline(e.shard.db, eventId, owner, e.delivered));
+  // The hour's counters go in the same batch as the attempts they count, so
+  // that one is never recorded without the other.
+  for (const [shard, list] of byShard) list.push(countAttempts(shard.db, attemptCounts(outcomes.filter((o) => o.delivery.shard === shard))));
   const control: D1PreparedStatement[] = [];
   for (const [id, h] of health) {
     if (destinations.has(id)) control.push(recordDestinationOutcome(env.DB, id, h, now));
   }
-  control.push(countAttempts(env.DB, attemptCounts(outcomes)));
   const goneAt = new Date(now).toISOString();
   const goneStatements = [...gone].map((id) =>
     disableDestination(env.DB, id, `destination answered 410 Gone at ${goneAt}`, now),
   );
   const finished = outcomes.filter((o) => (o.status === "delivered" || o.status === "dead") && o.delivery.callid !== null);
-  // The attempts and transitions first, in their shards: they are what keeps
-  // a delivery from being sent twice. The destinations' health and the
-  // counters, in the control database, follow.
+  // The attempts, transitions and counters first, in their shards: they are
+  // what keeps a delivery from being sent twice. The destinations' health,
+  // in the control database, follows.
   const waiting = (
     await Promise.all(
       [...byShard].map(async ([shard, list]) => {

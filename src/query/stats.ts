@@ -1,4 +1,4 @@
-import { onEveryShard } from "../db/shards";
+import { onEveryShard, shardsOf } from "../db/shards";
 import { hourlyAttempts, hourlyReceived, type AttemptTrigger } from "../db/stats";
 import type { Env } from "../env";
 
@@ -23,9 +23,13 @@ const zero = (): OutcomeCounts => ({ delivered: 0, failed: 0, dead: 0 });
  * Hours with nothing are left out.
  */
 export async function hourlyCounts(env: Env, tenant: string | null, since: number, until: number): Promise<HourCounts[]> {
+  // Counters live with the attempts they count, in the event shards; the
+  // control database holds those counted before they moved there.
   const [received, attempts] = await Promise.all([
     onEveryShard(env, async (shard) => (await hourlyReceived(shard.db, tenant, since, until)).results),
-    hourlyAttempts(env.DB, tenant, since, until),
+    Promise.all(
+      [env.DB, ...shardsOf(env).map((s) => s.db).filter((db) => db !== env.DB)].map(async (db) => (await hourlyAttempts(db, tenant, since, until)).results),
+    ),
   ]);
   const hours = new Map<number, HourCounts>();
   const bucket = (hour: number) => {
@@ -34,7 +38,7 @@ export async function hourlyCounts(env: Env, tenant: string | null, since: numbe
     return b;
   };
   for (const r of received.flat()) bucket(r.hour).received += r.n;
-  for (const r of attempts.results) {
+  for (const r of attempts.flat()) {
     // A 410 (held) is not one of the three outcomes counted.
     if (r.outcome !== "delivered" && r.outcome !== "failed" && r.outcome !== "dead") continue;
     const b = bucket(r.hour);
