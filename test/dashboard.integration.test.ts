@@ -1,6 +1,10 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { admin, call, cleanedUpAfterEach, createTenant, freshCallback, postCallback, waitUntil } from "./helpers";
+import worker from "../src/index";
+import { sweep } from "../src/maintenance/sweep";
+import { MAX_REDRIVES } from "../src/queue-messages";
+import { admin, call, callbackMessage, cleanedUpAfterEach, createTenant, freshCallback, postCallback, uniqueId, waitUntil } from "./helpers";
 
 const ORIGIN = "https://relay.test";
 const fixtures = cleanedUpAfterEach();
@@ -81,7 +85,7 @@ describe("operator session", () => {
     expect(page.status).toBe(200);
     expect(page.html).toContain('name="token"');
     expect(page.html).not.toContain("Overview");
-    for (const path of ["/admin/events", "/admin/deliveries", "/admin/tenants", "/admin/quarantine"]) {
+    for (const path of ["/admin/events", "/admin/deliveries", "/admin/tenants", "/admin/quarantine", "/admin/dead-letters"]) {
       const r = await b.get(path);
       expect(r.status).toBe(303);
       expect(r.location).toBe("/admin");
@@ -122,6 +126,54 @@ describe("operator session", () => {
     const b = await operator();
     const res = await call("/v1/admin/tenants", { headers: { cookie: [...b.jar].map(([k, v]) => `${k}=${v}`).join("; ") } });
     expect(res.status).toBe(401);
+  });
+});
+
+describe("dead letters", () => {
+  it("are counted on the overview and listed without their bodies; one kept after its hand-backs can be handed back again", async () => {
+    const tenant = await createTenant();
+    const phone = "66812345678";
+    const kept = { ...(await callbackMessage(tenant.id, freshCallback().replace(/"caller_number":\s*"[^"]*"/, `"caller_number":"${phone}"`))), redriven: MAX_REDRIVES };
+    expect(kept.body).toContain(phone);
+    const delivery = { t: "delivery", delivery_id: uniqueId("dlv") };
+    const batch = createMessageBatch(
+      "airudder-relay-dead-letters",
+      [kept, delivery].map((body) => ({ id: uniqueId("dl"), timestamp: new Date(), attempts: 11, body })),
+    );
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toHaveLength(2);
+    const [keptId, deliveryId] = batch.messages.map((m) => m.id);
+
+    const op = await operator();
+    const overview = await op.get("/admin");
+    expect(overview.html).toMatch(/href="\/admin\/dead-letters"><b>[1-9]\d*<\/b>dead letters/);
+    const page = await op.get("/admin/dead-letters");
+    expect(page.status).toBe(200);
+    expect(page.html).toContain(kept.event_id);
+    expect(page.html).not.toContain(phone);
+    expect(page.html).toContain(`/admin/dead-letters/${keptId}/hand-back`);
+    expect(page.html).not.toContain(`/admin/dead-letters/${deliveryId}/hand-back`);
+    expect(page.html).toContain("due in D1");
+
+    // A delivery is not handed back; without the form's CSRF token nothing is.
+    expect((await op.post(`/admin/dead-letters/${deliveryId}/hand-back`, { _csrf: op.csrf })).status).toBe(404);
+    expect((await op.post(`/admin/dead-letters/${keptId}/hand-back`, {})).status).toBe(403);
+    const handed = await op.post(`/admin/dead-letters/${keptId}/hand-back`, { _csrf: op.csrf });
+    expect(handed.status).toBe(303);
+    expect(handed.location).toBe("/admin/dead-letters?notice=handed-back");
+    const after = await op.get(handed.location!);
+    expect(after.html).toContain("The next sweep hands it back to its queue.");
+    expect(after.html).not.toContain(`/admin/dead-letters/${keptId}/hand-back`);
+
+    // The next sweep does: the callback is stored, once.
+    await sweep(env);
+    const stored = await waitUntil(async () => {
+      const r = await admin("GET", `/v1/admin/events/${kept.event_id}`);
+      return r.status === 200 && r;
+    });
+    expect(stored.body).toMatchObject({ id: kept.event_id, tenant: tenant.id });
+    expect((await op.get("/admin/dead-letters")).html).not.toContain(`/admin/dead-letters/${keptId}/hand-back`);
   });
 });
 

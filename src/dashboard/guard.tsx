@@ -55,6 +55,7 @@ const notices: Record<string, (n: string) => string> = {
   resumed: () => "Destination resumed: held deliveries are being sent in order.",
   deleted: () => "Destination deleted.",
   "quarantine-replayed": () => "The body now passes and was accepted.",
+  "handed-back": () => "The next sweep hands it back to its queue.",
 };
 
 export function noticeOf(c: Context<DashboardEnv>): string | null {

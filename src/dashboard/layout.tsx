@@ -7,6 +7,7 @@ const operatorNav = [
   ["/admin/deliveries", "Deliveries"],
   ["/admin/tenants", "Tenants"],
   ["/admin/quarantine", "Quarantine"],
+  ["/admin/dead-letters", "Dead letters"],
 ] as const;
 
 const portalNav = [

@@ -7,16 +7,19 @@ import { decodeCursor, encodeCursor } from "../admin/pagination";
 import { replayQuarantined } from "../admin/quarantine";
 import { createTenantWithToken, rotateIngestToken } from "../admin/tenants";
 import { listDestinations, pausedDestinations } from "../db/destinations";
+import { countDeadLetters, listDeadLetters } from "../db/dead-letters";
 import { getQuarantine, listQuarantine } from "../db/quarantine";
 import { getTenant, listTenants } from "../db/tenants";
 import { RelayError } from "../http/errors";
 import { countAuthFailure, refuseBlockedClient } from "../http/rate-limit";
+import { handBackAgain } from "../maintenance/redrive";
 import { heldAndDead } from "../query/deliveries";
 import { hourlyCounts } from "../query/stats";
 import { destinationToCreate, field } from "./forms";
 import { checkForm, done, formOf, noticeOf, originCheck, pageError } from "./guard";
 import { Page } from "./layout";
 import { DestinationList } from "./pages/destinations";
+import { DeadLettersPage } from "./pages/dead-letters";
 import { Closed, ShownOnce, SignIn } from "./pages/misc";
 import { OverviewPage, type Range } from "./pages/overview";
 import { QuarantinedPage, QuarantinePage } from "./pages/quarantine";
@@ -74,12 +77,25 @@ operatorPages.get("/admin", async (c) => {
   const range: Range = c.req.query("range") === "7d" ? "7d" : "24h";
   const until = Date.now();
   const since = until - (range === "7d" ? 7 * 24 : 24) * HOUR + HOUR;
-  const [counts, waiting, paused] = await Promise.all([
+  const [counts, waiting, paused, deadLetters] = await Promise.all([
     hourlyCounts(c.env, null, since - (since % HOUR), until),
     heldAndDead(c.env, null),
     pausedDestinations(c.env.DB, null),
+    countDeadLetters(c.env.DB),
   ]);
-  return c.html(<OverviewPage scope={c.get("scope")} range={range} since={since} until={until} counts={counts} held={waiting.held} dead={waiting.dead} paused={paused.results} />);
+  return c.html(
+    <OverviewPage
+      scope={c.get("scope")}
+      range={range}
+      since={since}
+      until={until}
+      counts={counts}
+      held={waiting.held}
+      dead={waiting.dead}
+      paused={paused.results}
+      deadLetters={deadLetters ?? 0}
+    />,
+  );
 });
 
 operatorPages.get("/admin/tenants", async (c) => {
@@ -162,6 +178,19 @@ operatorPages.get("/admin/quarantine", async (c) => {
   const last = rows[49];
   const next = rows.length > 50 && last ? encodeCursor({ received_at: last.received_at, id: last.id }) : null;
   return c.html(<QuarantinePage scope={c.get("scope")} rows={rows.slice(0, 50)} next={next} notice={noticeOf(c)} />);
+});
+
+operatorPages.get("/admin/dead-letters", async (c) => {
+  const position = decodeCursor(c.req.query("cursor"), z.object({ received_at: z.number(), id: z.string() }));
+  const rows = (await listDeadLetters(c.env.DB, position, 51)).results;
+  const last = rows[49];
+  const next = rows.length > 50 && last ? encodeCursor({ received_at: last.received_at, id: last.id }) : null;
+  return c.html(<DeadLettersPage scope={c.get("scope")} rows={rows.slice(0, 50)} next={next} notice={noticeOf(c)} />);
+});
+
+operatorPages.post("/admin/dead-letters/:id/hand-back", async (c) => {
+  if (!(await handBackAgain(c.env, c.req.param("id")))) throw new RelayError("not_found", "no dead letter the sweep can hand back has this id");
+  return done(c, "/admin/dead-letters", "handed-back");
 });
 
 operatorPages.get("/admin/quarantine/:id", async (c) => {

@@ -1,7 +1,11 @@
-import { deadLettersToRedrive, deleteDeadLetters } from "../db/dead-letters";
+import { deadLettersToRedrive, deleteDeadLetters, resetRedrives, type DeadLetterRow } from "../db/dead-letters";
 import { QUEUES } from "../consumer/queue-handler";
 import type { Env } from "../env";
 import { MAX_REDRIVES, REDRIVEN } from "../queue-messages";
+
+const CALLBACK_KINDS = ["callback"] as const;
+const DELIVERIES_QUEUE_KINDS = ["job", "erase"] as const;
+const HANDED_BACK: readonly string[] = [...CALLBACK_KINDS, ...DELIVERIES_QUEUE_KINDS];
 
 /** Dead letters one sweep hands back at most, per queue (one sendBatch takes 100 messages). */
 export const REDRIVES_PER_SWEEP = 100;
@@ -20,8 +24,8 @@ export const REDRIVES_PER_SWEEP = 100;
  */
 export async function redriveDeadLetters(env: Env): Promise<number> {
   const lanes = [
-    { kinds: ["callback"], queue: env.CALLBACKS_QUEUE as Queue<unknown> },
-    { kinds: ["job", "erase"], queue: env.DELIVERIES_QUEUE as Queue<unknown> },
+    { kinds: CALLBACK_KINDS, queue: env.CALLBACKS_QUEUE as Queue<unknown> },
+    { kinds: DELIVERIES_QUEUE_KINDS, queue: env.DELIVERIES_QUEUE as Queue<unknown> },
   ];
   let handedBack = 0;
   for (const { kinds, queue } of lanes) {
@@ -37,4 +41,24 @@ export async function redriveDeadLetters(env: Env): Promise<number> {
     handedBack += rows.length;
   }
   return handedBack;
+}
+
+/** What will become of a dead letter, as the operator's page says it. */
+export type DeadLetterState = "handed back next sweep" | "kept" | "due in D1" | "unreadable";
+
+export function deadLetterState(row: DeadLetterRow): DeadLetterState {
+  if (row.queue !== QUEUES.deadLetters) return "unreadable";
+  if (row.kind === "delivery") return "due in D1";
+  if (row.kind === null || !HANDED_BACK.includes(row.kind)) return "unreadable";
+  return (row.redriven ?? 0) < MAX_REDRIVES ? "handed back next sweep" : "kept";
+}
+
+/**
+ * An operator's "hand back again" of a dead letter kept after MAX_REDRIVES
+ * (the defect that kept failing it fixed): its count starts over, and the
+ * next sweep hands it back. False when it is not one the sweep hands back.
+ */
+export async function handBackAgain(env: Env, id: string): Promise<boolean> {
+  const result = await resetRedrives(env.DB, id, QUEUES.deadLetters, HANDED_BACK, REDRIVEN).run();
+  return result.meta.changes > 0;
 }

@@ -342,6 +342,7 @@ describe("tenant portal", () => {
     expect(new URL(page.url()).pathname).toBe("/portal");
     await visible(page.getByText(`Portal: ${mine.id}`));
     await count(page.getByRole("link", { name: "Quarantine" }), 0);
+    await count(page.getByRole("link", { name: "Dead letters" }), 0);
     await page.getByRole("link", { name: "Events" }).click();
     await count(page.getByRole("cell", { name: /Z$/ }), 1);
     await page.goto(`/portal/events?tenant=${theirs.id}`);

@@ -17,6 +17,8 @@ export function OverviewPage(props: {
   held: number;
   dead: number;
   paused: DestinationRow[];
+  /** The operator's overview only: dead letters have no tenant. */
+  deadLetters?: number;
 }) {
   const { scope } = props;
   const { hours, at } = hoursBetween(props.since, props.until, props.counts);
@@ -37,6 +39,11 @@ export function OverviewPage(props: {
         <span class="stat">
           <b>{props.paused.length}</b>paused destinations
         </span>
+        {props.deadLetters !== undefined && (
+          <a class="stat" href={`${scope.base}/dead-letters`}>
+            <b>{props.deadLetters}</b>dead letters
+          </a>
+        )}
       </div>
       <section>
         <p>
