@@ -47,7 +47,7 @@ export const CALLS_IN_PARALLEL = 8;
 export const SLOT_HORIZON_MS = 30_000;
 
 /** How late a send may still use its slot; a later one is kept for the next slot (see slotIntervalMs). */
-const SLOT_LATE_MS = 20;
+export const SLOT_LATE_MS = 20;
 
 /** The network jitter between two requests to one destination that the slot spacing absorbs. */
 const NETWORK_SLACK_MS = 40;
@@ -101,7 +101,7 @@ export async function attemptInParallel(
 }
 
 /** Send slots reserved for one turn of a rate-limited destination. */
-class SendSlots {
+export class SendSlots {
   private next = 0;
   constructor(
     private readonly firstAt: number,
