@@ -92,6 +92,46 @@ describe("a first attempt delivered inline", () => {
     expect(event.body.deliveries).toMatchObject([{ id: deliveryId, status: "delivered", attempts: [{ status_code: 200 }] }]);
   });
 
+  it("is recorded under its destination's position in the fan-out, and a row recorded by destination id (before) reads the same", async () => {
+    const fars = [crm(), crm(), crm()];
+    const tenant = await createTenant();
+    const dests = [];
+    for (const far of fars) dests.push(await destination(tenant, { url: far.url() }));
+    const message = await callbackMessage(tenant.id, callBody(uniqueId("call"), "2"));
+    const started = Date.now();
+    expect((await runCallbacks(env, [{ id: "three", body: message }])).explicitAcks).toEqual(["three"]);
+    for (const far of fars) expect(far.requests).toHaveLength(1);
+
+    const db = await shardOf(message.event_id);
+    const row = (await db.prepare("SELECT fanout, first_attempts FROM events WHERE id = ?1").bind(message.event_id).first<{ fanout: string; first_attempts: string }>())!;
+    const fanout = JSON.parse(row.fanout) as string[];
+    expect([...fanout].sort()).toEqual(dests.map((d) => d.id).sort());
+    const recorded = JSON.parse(row.first_attempts) as Record<string, [number, number, number]>;
+    expect(Object.keys(recorded).sort()).toEqual(["0", "1", "2"]);
+    for (const [, [at, code, duration]] of Object.entries(recorded)) {
+      expect(at).toBeGreaterThanOrEqual(started);
+      expect(code).toBe(200);
+      expect(duration).toBeGreaterThanOrEqual(0);
+    }
+    const shown = async () =>
+      Promise.all(dests.map(async (d) => (await admin("GET", `/v1/admin/deliveries/${deliveryIdFor(message.event_id, d.id)}`)).body));
+    const byPosition = await shown();
+
+    // The same outcomes as a row written before positions: keyed by destination id.
+    const byId = Object.fromEntries(fanout.map((id, i) => [id, recorded[String(i)]]));
+    await db.prepare("UPDATE events SET first_attempts = ?2 WHERE id = ?1").bind(message.event_id, JSON.stringify(byId)).run();
+    const before = await shown();
+    expect(before).toEqual(byPosition);
+    for (const [i, d] of before.entries()) {
+      expect(d).toMatchObject({ destination_id: dests[i]!.id, status: "delivered", attempt_count: 1, last_status_code: 200 });
+      expect(d.attempts).toMatchObject([{ at: new Date(recorded[String(fanout.indexOf(dests[i]!.id))]![0]).toISOString(), status_code: 200 }]);
+    }
+    // Nothing is owed: the callback coming back sends nothing again.
+    await db.prepare("UPDATE events SET fanout_until = ?2 WHERE id = ?1").bind(message.event_id, Date.now() - 1).run();
+    expect((await runCallbacks(env, [{ id: "again", body: message, attempts: 2 }])).explicitAcks).toEqual(["again"]);
+    for (const far of fars) expect(far.requests).toHaveLength(1);
+  });
+
   it("pages the tenant's stored and derived deliveries together, newest first, with no gap or repeat", async () => {
     const far = crm();
     const failing = crm(() => new Response("no", { status: 400 }));

@@ -16,7 +16,7 @@ import {
   deliveryStatuses,
   type DeliveryStatus,
 } from "../delivery/lifecycle";
-import { deliveryColumns, derivedDeliveriesOf, derivedDeliveryId, inlineUnrecorded } from "./first-attempts";
+import { deliveryColumns, derivedDeliveriesOf, derivedDeliveryId, inlineDelivered, inlineUnrecorded } from "./first-attempts";
 import { ids, where } from "./sql";
 
 export { deliveryStatuses, type DeliveryStatus };
@@ -331,7 +331,7 @@ export const replayDelivery = (
       `INSERT INTO deliveries AS d (id, event_id, destination_id, tenant_id, status, next_attempt_at, created_at, updated_at, attempt_count)
        SELECT ?1, ?2, ?3, ?4, CASE WHEN ?6 THEN 'pending' ELSE 'held' END, ?5, ?5, ?5,
          -- A first attempt delivered inline counts, as it would have on a row.
-         COALESCE((SELECT json_type(e.first_attempts, '$."' || ?3 || '"') IS NOT NULL FROM events e WHERE e.id = ?2), 0)
+         COALESCE((SELECT ${inlineDelivered("e", "?3")} FROM events e WHERE e.id = ?2), 0)
        WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = ?2 AND e.fanout_until >= ?5 AND ${inlineUnrecorded("e", "?3")})
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, schedule_step = 0, next_attempt_at = ?5, updated_at = ?5
          WHERE ${guard("replay", "d", { now: "?5" })}

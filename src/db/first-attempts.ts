@@ -15,16 +15,33 @@ export const derivedDeliveryId = (eventId: string, destinationId: string) =>
   `'dlv_' || substr(${eventId}, 5) || '_' || substr(${destinationId}, 5)`;
 
 /**
- * The event row `e` still owes its inline first attempt to `destination`:
- * listed in its fan-out, not recorded as delivered, and no row created for it
- * (by a failed outcome, a wait behind an earlier event, or a replay).
+ * The `first_attempts` entry of fan-out element `f` (a row of
+ * `json_each(e.fanout)`: `f.key` its position, `f.value` the destination):
+ * [start ms, status code, duration ms], or NULL while not recorded. Entries
+ * are keyed by position, which keeps the row inside its page at many
+ * destinations (docs/COST.md, "Storage"); rows written before are keyed by
+ * destination id, and are read as well until they expire.
  */
-export const inlineUnrecorded = (e: string, destination: string) => `(${e}.fanout IS NOT NULL
-  AND EXISTS (SELECT 1 FROM json_each(${e}.fanout) WHERE value = ${destination})
-  AND json_type(${e}.first_attempts, '$."' || ${destination} || '"') IS NULL
-  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.id = ${derivedDeliveryId(`${e}.id`, destination)}))`;
+const entryOf = (e: string, f: string) =>
+  `COALESCE(json_extract(${e}.first_attempts, '$."' || ${f}.key || '"'), json_extract(${e}.first_attempts, '$."' || ${f}.value || '"'))`;
 
-const anyUnrecorded = (e: string) => `EXISTS (SELECT 1 FROM json_each(${e}.fanout) f WHERE ${inlineUnrecorded(e, "f.value")})`;
+/**
+ * The event row `e` still owes fan-out element `f` its inline first attempt:
+ * not recorded as delivered, and no row created for it (by a failed outcome,
+ * a wait behind an earlier event, or a replay).
+ */
+const unrecordedAt = (e: string, f: string) => `(${entryOf(e, f)} IS NULL
+  AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.id = ${derivedDeliveryId(`${e}.id`, `${f}.value`)}))`;
+
+/** The event row `e` still owes its inline first attempt to `destination` (see unrecordedAt). */
+export const inlineUnrecorded = (e: string, destination: string) =>
+  `EXISTS (SELECT 1 FROM json_each(${e}.fanout) p WHERE p.value = ${destination} AND ${unrecordedAt(e, "p")})`;
+
+/** The event row `e` lists `destination` in its fan-out and has its first attempt recorded as delivered. */
+export const inlineDelivered = (e: string, destination: string) =>
+  `EXISTS (SELECT 1 FROM json_each(${e}.fanout) p WHERE p.value = ${destination} AND ${entryOf(e, "p")} IS NOT NULL)`;
+
+const anyUnrecorded = (e: string) => `EXISTS (SELECT 1 FROM json_each(${e}.fanout) f WHERE ${unrecordedAt(e, "f")})`;
 
 /**
  * A fan-out left unrecorded by an invocation whose lease is over, taken on by
@@ -51,7 +68,7 @@ export const abandonUnrecordedFanouts = (db: D1Database, eventIds: readonly stri
        SELECT ${derivedDeliveryId("e.id", "f.value")}, e.id, f.value, e.tenant_id, 'dead', e.fanout_claims, ?2, ?2
        FROM events e, json_each(e.fanout) f
        WHERE e.id IN (SELECT value FROM json_each(?1)) AND e.fanout_until < ?2
-         AND e.fanout_claims >= ${MAX_UNRECORDED_CLAIMS} AND ${inlineUnrecorded("e", "f.value")}
+         AND e.fanout_claims >= ${MAX_UNRECORDED_CLAIMS} AND ${unrecordedAt("e", "f")}
        ON CONFLICT (id) DO NOTHING
        RETURNING id, event_id, destination_id, claims AS unrecorded`,
     )
@@ -65,7 +82,7 @@ export const inlineClaimedBy = (db: D1Database, owner: string, eventIds: readonl
          0 AS attempt_count, 0 AS schedule_step, e.type AS event_type, e.tenant_id, e.received_at, e.callid, e.seq,
          e.payload, e.payload_ref, e.payload_state
        FROM events e, json_each(e.fanout) f
-       WHERE e.id IN (SELECT value FROM json_each(?2)) AND e.batch_nonce = ?1 AND ${inlineUnrecorded("e", "f.value")}`,
+       WHERE e.id IN (SELECT value FROM json_each(?2)) AND e.batch_nonce = ?1 AND ${unrecordedAt("e", "f")}`,
     )
     .bind(owner, ids(eventIds));
 
@@ -78,10 +95,18 @@ export const fanoutsHeldElsewhere = (db: D1Database, eventIds: readonly string[]
     )
     .bind(ids(eventIds), owner);
 
-/** `deliver` of inline first attempts: `delivered` is `{"dst_…": [start ms, status code, duration ms]}`; only by the fan-out's owner. */
+/**
+ * `deliver` of inline first attempts: `delivered` is `{"dst_…": [start ms,
+ * status code, duration ms]}`, stored under each destination's position in
+ * the fan-out (see entryOf); only by the fan-out's owner.
+ */
 export const recordDeliveredInline = (db: D1Database, eventId: string, owner: string, delivered: Record<string, [number, number | null, number]>) =>
   db
-    .prepare("UPDATE events SET first_attempts = json_patch(COALESCE(first_attempts, '{}'), ?3) WHERE id = ?1 AND batch_nonce = ?2")
+    .prepare(
+      `UPDATE events SET first_attempts = json_patch(COALESCE(first_attempts, '{}'),
+         (SELECT json_group_object(CAST(f.key AS TEXT), json(d.value)) FROM json_each(?3) d JOIN json_each(events.fanout) f ON f.value = d.key))
+       WHERE id = ?1 AND batch_nonce = ?2`,
+    )
     .bind(eventId, owner, JSON.stringify(delivered));
 
 /** `firstOutcome`: the row of an inline first attempt that was not delivered, created in its outcome's status by the fan-out's owner. */
@@ -109,8 +134,7 @@ export const createAfterFirstAttempt = (
     )
     .bind(d.id, d.event_id, d.destination_id, d.status, d.schedule_step, d.status_code, d.next_attempt_at, now, owner);
 
-/** The event's first_attempts entry for the fan-out destination `f.value`: [start ms, status code, duration ms], or NULL. */
-const entry = `json_extract(e.first_attempts, '$."' || f.value || '"')`;
+const entry = entryOf("e", "f");
 
 /**
  * The columns of a delivery derived from an inline first attempt (`e` the
@@ -166,12 +190,13 @@ export const listDerivedDeliveries = (
 export const inlineAttemptsOf = (db: D1Database, deliveries: readonly { id: string; event_id: string; destination_id: string }[]) =>
   db
     .prepare(
-      `SELECT json_extract(w.value, '$.id') AS delivery_id, json_extract(f.value, '$[0]') AS at,
-         json_extract(f.value, '$[1]') AS status_code, json_extract(f.value, '$[2]') AS duration_ms,
+      `SELECT json_extract(w.value, '$.id') AS delivery_id, json_extract(${entryOf("e", "p")}, '$[0]') AS at,
+         json_extract(${entryOf("e", "p")}, '$[1]') AS status_code, json_extract(${entryOf("e", "p")}, '$[2]') AS duration_ms,
          NULL AS error, NULL AS response_body
        FROM json_each(?1) w
        JOIN events e ON e.id = json_extract(w.value, '$.event_id')
-       JOIN json_each(e.first_attempts) f ON f.key = json_extract(w.value, '$.destination_id')`,
+       JOIN json_each(e.fanout) p ON p.value = json_extract(w.value, '$.destination_id')
+       WHERE ${entryOf("e", "p")} IS NOT NULL`,
     )
     .bind(JSON.stringify(deliveries.map((d) => ({ id: d.id, event_id: d.event_id, destination_id: d.destination_id }))))
     .all<AttemptRow>();
