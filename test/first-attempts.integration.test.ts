@@ -95,7 +95,7 @@ describe("a first attempt delivered inline", () => {
   it("is recorded under its destination's position in the fan-out, and a row recorded by destination id (before) reads the same", async () => {
     const fars = [crm(), crm(), crm()];
     const tenant = await createTenant();
-    const dests = [];
+    const dests: Awaited<ReturnType<typeof destination>>[] = [];
     for (const far of fars) dests.push(await destination(tenant, { url: far.url() }));
     const message = await callbackMessage(tenant.id, callBody(uniqueId("call"), "2"));
     const started = Date.now();

@@ -86,6 +86,19 @@ describe("a dead-lettered callback", () => {
     expect(handedBack[0]).toMatchObject({ t: "callback", redriven: MAX_REDRIVES });
   });
 
+  it("stays a dead letter when the queue refuses it back, and goes on the next sweep", async () => {
+    const tenant = await createTenant();
+    const message = await callbackMessage(tenant.id, freshCallback());
+    const [id] = await deadLetter([message]);
+    const refusing = { sendBatch: async () => Promise.reject(new Error("Queue send failed: service unavailable")) };
+    await expect(sweep({ ...env, CALLBACKS_QUEUE: refusing } as unknown as Env)).rejects.toThrow(/service unavailable/);
+    expect(await deadLetterRow(id!)).not.toBeNull();
+
+    await sweep(env);
+    expect(await deadLetterRow(id!)).toBeNull();
+    await waitUntil(async () => (await everyDatabase.prepare("SELECT COUNT(*) AS n FROM events WHERE id = ?1").bind(message.event_id).first<number>("n")) === 1);
+  });
+
   it("that is not a readable callback is handed back once and then recorded as unreadable, never again", async () => {
     const marker = uniqueId("junk");
     const [id] = await deadLetter([{ t: "callback", lost: marker }]);

@@ -62,6 +62,9 @@ export function homeShard(env: Env, tenantId: string, callid: string | null, eve
   return shards[hash(callid === null ? eventId : `${tenantId}\n${callid}`) % shards.length]!;
 }
 
+/** The control database and every event shard, each once (`DB` may itself be named a shard). */
+export const everyDatabase = (env: Env): D1Database[] => [env.DB, ...shardsOf(env).map((s) => s.db).filter((db) => db !== env.DB)];
+
 /** Runs `read` on every shard at once; answers each shard's result in shard order. */
 export function onEveryShard<T>(env: Env, read: (shard: Shard) => Promise<T>): Promise<T[]> {
   return Promise.all(shardsOf(env).map(read));

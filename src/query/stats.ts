@@ -1,4 +1,4 @@
-import { onEveryShard, shardsOf } from "../db/shards";
+import { everyDatabase, onEveryShard } from "../db/shards";
 import { hourlyAttempts, hourlyReceived, type AttemptTrigger } from "../db/stats";
 import type { Env } from "../env";
 
@@ -28,7 +28,7 @@ export async function hourlyCounts(env: Env, tenant: string | null, since: numbe
   const [received, attempts] = await Promise.all([
     onEveryShard(env, async (shard) => (await hourlyReceived(shard.db, tenant, since, until)).results),
     Promise.all(
-      [env.DB, ...shardsOf(env).map((s) => s.db).filter((db) => db !== env.DB)].map(async (db) => (await hourlyAttempts(db, tenant, since, until)).results),
+      everyDatabase(env).map(async (db) => (await hourlyAttempts(db, tenant, since, until)).results),
     ),
   ]);
   const hours = new Map<number, HourCounts>();

@@ -1,5 +1,5 @@
 import { insertDeadLetter } from "../db/dead-letters";
-import { shardsOf } from "../db/shards";
+import { everyDatabase } from "../db/shards";
 import { probeWrite } from "../db/storage-probe";
 import { sendAlert } from "../delivery/alerts";
 import type { Env } from "../env";
@@ -109,7 +109,7 @@ function sendBatches(messages: readonly CallbackMessage[]): CallbackMessage[][] 
 /** The control database and every shard take a write. */
 async function d1TakesWrites(env: Env, now: number): Promise<boolean> {
   try {
-    await Promise.all([probeWrite(env.DB, now), ...shardsOf(env).filter((s) => s.db !== env.DB).map((s) => probeWrite(s.db, now))]);
+    await Promise.all(everyDatabase(env).map((db) => probeWrite(db, now)));
     return true;
   } catch {
     return false;
