@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nextCallback } from "./lib/load.mjs";
-import { applyMigrations, killAllNow, startWorker, stopWorker } from "./lib/processes.mjs";
+import { applyMigrations, groupCpuMs, killAllNow, startWorker, stopWorker } from "./lib/processes.mjs";
 import { fmt, median, table } from "./lib/stats.mjs";
 
 const runs = Number(process.env.BENCH_CONSUMER_RUNS || 5);
@@ -80,22 +80,31 @@ try {
     { name: "relay, R2 put a no-op", worker: relay, query: "&variant=r2-noop" },
     { name: "minimal Worker (one D1 batch)", worker: minimal, query: "" },
   ];
-  for (const row of rows) row.runs = [];
+  for (const row of rows) {
+    row.runs = [];
+    row.cpu = [];
+  }
   for (let run = 0; run <= runs; run++) {
     for (const row of rows) {
       const { worker } = row;
       await ingest(worker, worker.headers, batches * size);
+      const cpu0 = groupCpuMs(worker);
       const answer = await fetch(`${worker.base}/bench/consumer/run?size=${size}${row.query}`, { method: "POST" });
       if (!answer.ok) throw new Error(`${row.name}: run answered ${answer.status}: ${await answer.text()}`);
       const result = await answer.json();
+      const cpuMs = cpu0 === null ? null : groupCpuMs(worker) - cpu0;
       if (result.msPerBatch.length !== batches) throw new Error(`${row.name}: expected ${batches} batches, the Worker timed ${result.msPerBatch.length}`);
       // Every callback so far is stored once: the batches did the work they were timed for.
       worker.stored += batches * size;
       if (result.stored !== worker.stored) throw new Error(`${row.name}: expected ${worker.stored} callbacks stored, found ${result.stored}`);
-      if (run > 0) row.runs.push(result.msPerBatch);
+      if (run > 0) {
+        row.runs.push(result.msPerBatch);
+        if (cpuMs !== null) row.cpu.push(cpuMs / (batches * size));
+      }
     }
   }
   const ms = (row) => median(row.runs.flat());
+  const cpuUs = (row) => (row.cpu.length ? fmt(median(row.cpu) * 1000) : "-");
   const us = (batchMs) => fmt((batchMs * 1000) / size);
   console.log(
     `Callbacks consumers alone in workerd, tenant without destinations: ${runs} runs of ${batches} batches of ${size} callbacks per row ` +
@@ -104,10 +113,10 @@ try {
   const [deployed, noR2, least] = rows.map(ms);
   console.log(
     table([
-      ["consumer", "ms per batch", "µs per callback", "median by run (ms)"],
-      ...rows.map((row) => [row.name, fmt(ms(row), 1), us(ms(row)), row.runs.map((r) => fmt(median(r), 1)).join(" / ")]),
-      ["the local R2 put (first two rows)", fmt(deployed - noR2, 1), us(deployed - noR2), ""],
-      ["relay beyond the minimal Worker", fmt(deployed - least, 1), us(deployed - least), ""],
+      ["consumer", "ms per batch", "µs per callback", "median by run (ms)", "process CPU µs per callback"],
+      ...rows.map((row) => [row.name, fmt(ms(row), 1), us(ms(row)), row.runs.map((r) => fmt(median(r), 1)).join(" / "), cpuUs(row)]),
+      ["the local R2 put (first two rows)", fmt(deployed - noR2, 1), us(deployed - noR2), "", ""],
+      ["relay beyond the minimal Worker", fmt(deployed - least, 1), us(deployed - least), "", ""],
     ]),
   );
 } catch (err) {

@@ -6,6 +6,8 @@
 //   minimal  Hono + zod + one QUEUE.send, and a consumer storing each batch
 //            with one D1 batch(): what a hand-written relay would do
 //   relay    this project, unchanged
+//   relay-no-r2  the relay with its R2 puts no-ops (bench/no-r2): what the
+//            local R2 simulator, on workerd's thread, takes of the gap
 //   relay-ingest  the relay's app with a callbacks consumer that only acks
 //            (bench/ingest-only): ingest's share of the gap, apart from the
 //            consumer's storage, which locally shares workerd's thread
@@ -79,7 +81,12 @@ const kinds = {
     vars: { ADMIN_TOKEN: adminToken, ENCRYPTION_KEY: randomBytes(32).toString("base64") },
   },
 };
+kinds["relay-no-r2"] = { ...kinds.relay, script: "bench/no-r2/index.ts" };
 kinds["relay-ingest"] = { ...kinds.relay, script: "bench/ingest-only/index.ts" };
+/** The phase-1 Workers, in the order of their rows. */
+const PHASE1 = ["bare", "minimal", "relay", "relay-no-r2", "relay-ingest"];
+/** The Workers whose stored count the bench can read: the rest store nothing. */
+const storing = new Set(["minimal", "relay", "relay-no-r2"]);
 
 /** A fresh state directory per start: no run sees another run's D1 or queues. */
 async function start(name, extraVars = {}) {
@@ -108,14 +115,12 @@ async function admin(relay, method, path, body) {
   return json;
 }
 
-/** How many callbacks a Worker has stored so far; null for the Workers that store nothing (bare, relay-ingest). */
+/** How many callbacks a Worker has stored so far; null for those that store nothing (bare, relay-ingest). */
 async function storedCount(worker) {
+  if (!storing.has(worker.name)) return null;
   if (worker.name === "minimal") return (await (await fetch(`${worker.base}/count`)).json()).count;
-  if (worker.name === "relay") {
-    const { data } = await admin(worker, "GET", `/v1/admin/stats?tenant=${TENANT}&since=${new Date(started - 3600_000).toISOString()}`);
-    return data.reduce((n, h) => n + h.received, 0);
-  }
-  return null;
+  const { data } = await admin(worker, "GET", `/v1/admin/stats?tenant=${TENANT}&since=${new Date(started - 3600_000).toISOString()}`);
+  return data.reduce((n, h) => n + h.received, 0);
 }
 
 /** Waits until the Worker has stored `target` callbacks; answers when that was seen, or null on timeout. */
@@ -271,15 +276,16 @@ async function main() {
   log(`bundle: ${bundle.line}`);
 
   // ---- phase 1: ingest ----
-  log("phase 1: starting bare, minimal, relay and relay-ingest");
-  const phase1 = await Promise.all(["bare", "minimal", "relay", "relay-ingest"].map((n) => start(n)));
+  log(`phase 1: starting ${PHASE1.join(", ")}`);
+  const phase1 = await Promise.all(PHASE1.map((n) => start(n)));
   const byName = Object.fromEntries(phase1.map((w) => [w.name, w]));
   const { ingest_token } = await admin(byName.relay, "POST", "/v1/admin/tenants", { id: TENANT });
   // Every Worker gets the same request bytes, token included; only the relays check it.
   const headers = { authorization: `Bearer ${ingest_token}` };
-  // Its own D1, so its own tenant: a token of the same length.
-  const ingestOnly = await admin(byName["relay-ingest"], "POST", "/v1/admin/tenants", { id: TENANT });
-  const headersOf = (w) => (w.name === "relay-ingest" ? { authorization: `Bearer ${ingestOnly.ingest_token}` } : headers);
+  // Each relay variant has its own D1, so its own tenant: a token of the same length.
+  const tokens = { relay: ingest_token };
+  for (const name of ["relay-no-r2", "relay-ingest"]) tokens[name] = (await admin(byName[name], "POST", "/v1/admin/tenants", { id: TENANT })).ingest_token;
+  const headersOf = (w) => (w.name in tokens ? { authorization: `Bearer ${tokens[w.name]}` } : headers);
 
   if (cfg.warmup > 0) {
     for (const w of phase1) await ingestSegment(w, headersOf(w), "ingest", "warmup", cfg.warmup);
@@ -333,7 +339,7 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
   say();
 
   const ingest = {};
-  for (const name of ["bare", "minimal", "relay", "relay-ingest"]) {
+  for (const name of PHASE1) {
     const s = only("ingest", name);
     ingest[name] = {
       rps: median(s.map((x) => x.rps)),
@@ -344,7 +350,7 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
       rounds: s.map((x) => fmt(x.rps)).join(" / "),
       cpu: median(s.map((x) => x.cpuPerCallback)),
       drained: s.every((x) => x.drained),
-      stores: name === "minimal" || name === "relay",
+      stores: storing.has(name),
     };
   }
   say("Ingest, tenant without destinations (medians over rounds; non-2xx and errors summed)");
@@ -411,10 +417,11 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
   );
   say(`bundle: ${bundle.line}`);
   const ingestShare = ratio(ingest["relay-ingest"].rps, ingest.minimal.rps);
-  say(
-    `relay-ingest (the relay with a consumer that only acks) / minimal req/s: ${fmt(ingestShare, 2)}; ` +
-      "the difference from relay/minimal is the callbacks consumer's storage on the same local thread",
-  );
+  const noR2Share = ratio(ingest["relay-no-r2"].rps, ingest.minimal.rps);
+  say("Where the relay's gap to the minimal Worker is, in this run (req/s / minimal's; the consumer shares workerd's thread with ingest locally):");
+  say(`  relay-ingest (a consumer that only acks) ${fmt(ingestShare, 2)}: ingest alone`);
+  say(`  relay-no-r2 (R2 puts no-ops)             ${fmt(noR2Share, 2)}: ingest and the consumer without the local R2 simulator`);
+  say(`  relay                                    ${fmt(rm, 2)}: all of it`);
   say();
   say(stepsReport(steps));
 

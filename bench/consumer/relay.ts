@@ -2,10 +2,8 @@ import { buildApp } from "../../src/app";
 import { handleQueue } from "../../src/consumer/queue-handler";
 import { onEveryShard } from "../../src/db/shards";
 import type { Env } from "../../src/env";
+import { noopStore } from "../lib/noop-store";
 import { timedConsumer } from "./timed-consumer";
-
-/** R2 whose put does nothing: beside the real one, what the local R2 costs the consumer (the events then point at no object). */
-const noopStore = { put: async () => null } as unknown as R2Bucket;
 
 /** The relay's consumer under the relay's wrangler.toml (see timed-consumer.ts). */
 export default timedConsumer<Env, unknown>({
