@@ -400,6 +400,10 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
   const rb = ratio(relay.rps, ingest.bare.rps);
   const rm = ratio(relay.rps, ingest.minimal.rps);
   const p99 = ratio(relay.p99, ingest.minimal.p99);
+  // The same targets for ingest alone: the relay's app with a consumer that only acks.
+  const im = ratio(ingest["relay-ingest"].rps, ingest.minimal.rps);
+  const ib = ratio(ingest["relay-ingest"].rps, ingest.bare.rps);
+  const ip99 = ratio(ingest["relay-ingest"].p99, ingest.minimal.p99);
   const relayNon2xx = relay.non2xx + relay.errors + e2eRelay.reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0);
   const dr = ratio(drain.relay, drain.minimal);
   say("Targets (reported, not asserted)");
@@ -409,6 +413,9 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
       ["relay/minimal req/s", fmt(rm, 2), "≥ 0.90", verdict(rm, rm >= 0.9)],
       ["relay/bare req/s", fmt(rb, 2), "≥ 0.65", verdict(rb, rb >= 0.65)],
       ["relay p99 / minimal p99", fmt(p99, 2), "≤ 1.25", verdict(p99, p99 <= 1.25)],
+      ["relay-ingest/minimal req/s", fmt(im, 2), "≥ 0.90", verdict(im, im >= 0.9)],
+      ["relay-ingest/bare req/s", fmt(ib, 2), "≥ 0.65", verdict(ib, ib >= 0.65)],
+      ["relay-ingest p99 / minimal p99", fmt(ip99, 2), "≤ 1.25", verdict(ip99, ip99 <= 1.25)],
       ["relay non-2xx + errors", relayNon2xx, "0", verdict(relayNon2xx, relayNon2xx === 0)],
       ["relay drain / minimal store-only drain", fmt(dr, 2), "≥ 0.50", verdict(dr, dr >= 0.5)],
       ["200 → first delivery, median ms", fmt(quiet), "≤ 1000", verdict(quiet, quiet <= 1000)],
@@ -416,10 +423,9 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
     ]),
   );
   say(`bundle: ${bundle.line}`);
-  const ingestShare = ratio(ingest["relay-ingest"].rps, ingest.minimal.rps);
   const noR2Share = ratio(ingest["relay-no-r2"].rps, ingest.minimal.rps);
   say("Where the relay's gap to the minimal Worker is, in this run (req/s / minimal's; the consumer shares workerd's thread with ingest locally):");
-  say(`  relay-ingest (a consumer that only acks) ${fmt(ingestShare, 2)}: ingest alone`);
+  say(`  relay-ingest (a consumer that only acks) ${fmt(im, 2)}: ingest alone`);
   say(`  relay-no-r2 (R2 puts no-ops)             ${fmt(noR2Share, 2)}: ingest and the consumer without the local R2 simulator`);
   say(`  relay                                    ${fmt(rm, 2)}: all of it`);
   say();

@@ -1,10 +1,10 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../src/env";
 import worker from "../src/index";
 import { sweep } from "../src/maintenance/sweep";
-import type { CallbackMessage } from "../src/queue-messages";
+import { MAX_REDRIVES, type CallbackMessage } from "../src/queue-messages";
 import { checkSize, D1_MAX_BYTES, DRAIN_PER_SWEEP, UNAVAILABLE_ALERT_AFTER_MS } from "../src/storage/outage";
 import { callbackMessage, cleanedUpAfterEach, createTenant, uniqueId, waitUntil } from "./helpers";
 import { everyDatabase } from "./every-database";
@@ -142,6 +142,30 @@ describe("D1 refusing writes", () => {
     const row = await everyDatabase.prepare("SELECT queue, body FROM dead_letters WHERE id = ?1").bind(result.explicitAcks[0]).first<{ queue: string; body: string }>();
     expect(row).toEqual({ queue: "airudder-relay-dead-letters", body: JSON.stringify({ t: "delivery", delivery_id: "lost while D1 was full" }) });
     expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(0);
+  });
+
+  it("still tells the operator of a dead letter handed back as often as it will be, and once recorded it stays", async () => {
+    const tenant = await createTenant();
+    const message = { ...(await smallCallback(tenant.id)), redriven: MAX_REDRIVES };
+    const lastTry = { ...(await smallCallback(tenant.id)), redriven: MAX_REDRIVES - 1 };
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((line: unknown) => void errors.push(String(line)));
+    const down = outageEnv();
+    const result = await consume("airudder-relay-dead-letters", [message, lastTry], down.env).finally(() => spy.mockRestore());
+    expect(result.explicitAcks).toHaveLength(2);
+    expect((await env.STORE.list({ prefix: "dead-letters/" })).objects).toHaveLength(1);
+    const logged = errors.map((e) => JSON.parse(e) as { msg: string; dead_letters?: string[]; events?: string[] });
+    expect(logged.find((e) => /kept in R2/.test(e.msg))).toBeDefined();
+    expect(logged.find((e) => /kept as dead letters/.test(e.msg))).toMatchObject({ dead_letters: [result.explicitAcks[0]], events: [message.event_id] });
+
+    const up = outageEnv({}, false);
+    await sweep(up.env);
+    const row = await everyDatabase.prepare("SELECT body FROM dead_letters WHERE id = ?1").bind(result.explicitAcks[0]).first<{ body: string }>();
+    expect(JSON.parse(row!.body)).toMatchObject({ event_id: message.event_id, redriven: MAX_REDRIVES });
+    await sweep(up.env);
+    // The one with a hand-back left goes back: the sweep got as far as handing back.
+    expect(up.handedBack.filter((m) => m.event_id === lastTry.event_id)).toHaveLength(1);
+    expect(up.handedBack.filter((m) => m.event_id === message.event_id)).toHaveLength(0);
   });
 
   it("answers /healthz 200 with nothing degraded when all is well", async () => {
