@@ -9,7 +9,11 @@
 // minimal Worker of `npm run bench`, whose consumer stores each batch with one
 // D1 batch(), bodies and all.
 //
-// Locally this work shares workerd's one thread with ingest, which is why the
+// Beside the time inside the Worker, each row gives the workerd + wrangler
+// process CPU per callback over its runs (from /proc, the stored-count check
+// included): the simulators' own work, which the Worker's clock misses.
+//
+// Locally this work shares workerd's CPU with ingest, which is why the
 // relay's ingest rate trails the minimal Worker's in `npm run bench`; on
 // Cloudflare consumer invocations run apart from the requests.
 //
