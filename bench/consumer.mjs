@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench:consumer`: what the callbacks consumer costs per callback,
-// alone on workerd's thread. bench/consumer/ is the relay under its own
+// alone in workerd. bench/consumer/ is the relay under its own
 // wrangler.toml with the callbacks queue caught: the same ~10 KB callbacks as
 // `npm run bench` go through the relay's ingest, then the relay's queue
 // handler stores them in full batches (tenant without destinations: gzip, one

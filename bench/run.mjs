@@ -7,10 +7,10 @@
 //            with one D1 batch(): what a hand-written relay would do
 //   relay    this project, unchanged
 //   relay-no-r2  the relay with its R2 puts no-ops (bench/no-r2): what the
-//            local R2 simulator, on workerd's thread, takes of the gap
+//            local R2 simulator, inside workerd, takes of the gap
 //   relay-ingest  the relay's app with a callbacks consumer that only acks
 //            (bench/ingest-only): ingest's share of the gap, apart from the
-//            consumer's storage, which locally shares workerd's thread
+//            consumer's storage, which locally shares workerd's CPU
 //
 // Phase 1 (ingest) loads each in turn, round after round in rotating order,
 // with a tenant that has no destinations. Phase 2 (end to end) starts fresh
@@ -424,7 +424,7 @@ function report({ bundle, probes, sinkRequests, sinkUnique, relayLogs, steps }) 
   );
   say(`bundle: ${bundle.line}`);
   const noR2Share = ratio(ingest["relay-no-r2"].rps, ingest.minimal.rps);
-  say("Where the relay's gap to the minimal Worker is, in this run (req/s / minimal's; the consumer shares workerd's thread with ingest locally):");
+  say("Where the relay's gap to the minimal Worker is, in this run (req/s / minimal's; locally the consumer shares workerd's CPU with ingest):");
   say(`  relay-ingest (a consumer that only acks) ${fmt(im, 2)}: ingest alone`);
   say(`  relay-no-r2 (R2 puts no-ops)             ${fmt(noR2Share, 2)}: ingest and the consumer without the local R2 simulator`);
   say(`  relay                                    ${fmt(rm, 2)}: all of it`);
